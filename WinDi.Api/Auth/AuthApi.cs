@@ -1,0 +1,132 @@
+using System.Globalization;
+using System.Net.Mail;
+using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.AspNetCore.Identity;
+using Microsoft.AspNetCore.Mvc;
+using Microsoft.EntityFrameworkCore;
+using WinDi.Api.Data;
+using WinDi.Api.Users;
+
+namespace WinDi.Api.Auth;
+
+public sealed record RegisterRequest(string? Name, string? Email, string? Password);
+
+public static class AuthApi
+{
+    public const int MaxNameLength = 50;
+    public const int MinPasswordLength = 6;
+    public const int MaxPasswordLength = 128;
+    private const int MaxEmailLength = 254;
+
+    public static IEndpointRouteBuilder MapAuth(this IEndpointRouteBuilder routes)
+    {
+        var auth = routes.MapGroup("").WithTags("Auth").AllowAnonymous();
+        auth.MapPost("/register", Register).WithSummary("Create an account");
+        auth.MapPost("/token", IssueToken).WithSummary("Log in (OAuth2 password form: username = email)")
+            .DisableAntiforgery()
+            .ProducesProblem(StatusCodes.Status401Unauthorized)
+            .ProducesProblem(StatusCodes.Status429TooManyRequests);
+        return routes;
+    }
+
+    private static async Task<Results<Created<UserDto>, ValidationProblem, ProblemHttpResult>> Register(
+        RegisterRequest request, WinDiDb db, IPasswordHasher<User> hasher, ILogger<User> logger, CancellationToken ct)
+    {
+        var name = request.Name?.Trim() ?? "";
+        var email = request.Email?.Trim() ?? "";
+        var password = request.Password ?? "";
+        var errors = new RequestErrors();
+        if (name.Length is 0 or > MaxNameLength)
+        {
+            errors.Add("name", $"name must be 1 to {MaxNameLength} characters.");
+        }
+        if (!IsEmail(email))
+        {
+            errors.Add("email", "email must be a valid email address.");
+        }
+        if (password.Length is < MinPasswordLength or > MaxPasswordLength)
+        {
+            errors.Add("password", $"password must be {MinPasswordLength} to {MaxPasswordLength} characters.");
+        }
+        if (errors.Any)
+        {
+            return errors.ToResult();
+        }
+
+        var user = new User { Name = name, Email = email, NormalizedEmail = User.Normalize(email), PasswordHash = "" };
+        user.PasswordHash = hasher.HashPassword(user, password);
+        db.Users.Add(user);
+        try
+        {
+            await db.SaveChangesAsync(ct);
+        }
+        catch (DbUpdateException e) when (e.IsUniqueViolation())
+        {
+            return Problems.Conflict("An account with this email already exists.");
+        }
+        AuthLog.Registered(logger, user.Id);
+        return TypedResults.Created($"/users/{user.Id}", new UserDto(user.Id, user.Email, user.Name));
+    }
+
+    private static async Task<Results<Ok<TokenResponse>, ValidationProblem, ProblemHttpResult>> IssueToken(
+        [FromForm] string? username, [FromForm] string? password,
+        WinDiDb db, IPasswordHasher<User> hasher, TokenIssuer tokens, LoginThrottle throttle,
+        HttpContext http, ILogger<User> logger, CancellationToken ct)
+    {
+        if (string.IsNullOrWhiteSpace(username) || string.IsNullOrEmpty(password))
+        {
+            var errors = new RequestErrors();
+            if (string.IsNullOrWhiteSpace(username)) errors.Add("username", "username (your email) is required.");
+            if (string.IsNullOrEmpty(password)) errors.Add("password", "password is required.");
+            return errors.ToResult();
+        }
+
+        var account = User.Normalize(username);
+        if (throttle.RetryAfter(account) is { } wait)
+        {
+            AuthLog.LoginThrottled(logger);
+            http.Response.Headers.RetryAfter = Math.Ceiling(wait.TotalSeconds).ToString(CultureInfo.InvariantCulture);
+            return TypedResults.Problem("Too many failed logins for this account; try again later.", statusCode: StatusCodes.Status429TooManyRequests);
+        }
+
+        var user = await db.Users.AsNoTracking().SingleOrDefaultAsync(u => u.NormalizedEmail == account, ct);
+        // An unknown email costs the same hash work as a wrong password, so timing does not reveal accounts.
+        var verdict = hasher.VerifyHashedPassword(user ?? UnknownUser.Instance, user?.PasswordHash ?? UnknownUser.Hash, password);
+        if (user is null || verdict == PasswordVerificationResult.Failed)
+        {
+            throttle.RecordFailure(account);
+            AuthLog.LoginFailed(logger);
+            return TypedResults.Problem("Incorrect email or password.", statusCode: StatusCodes.Status401Unauthorized);
+        }
+        if (verdict == PasswordVerificationResult.SuccessRehashNeeded)
+        {
+            await db.Users.Where(u => u.Id == user.Id)
+                .ExecuteUpdateAsync(s => s.SetProperty(u => u.PasswordHash, hasher.HashPassword(user, password)), ct);
+        }
+        return TypedResults.Ok(tokens.Issue(user));
+    }
+
+    private static bool IsEmail(string email) =>
+        email.Length <= MaxEmailLength
+        && MailAddress.TryCreate(email, out var address)
+        && address.Address == email
+        && address.Host.Contains('.', StringComparison.Ordinal);
+
+    private static class UnknownUser
+    {
+        public static readonly User Instance = new() { Name = "", Email = "", NormalizedEmail = "", PasswordHash = "" };
+        public static readonly string Hash = new PasswordHasher<User>().HashPassword(Instance, Guid.NewGuid().ToString());
+    }
+}
+
+internal static partial class AuthLog
+{
+    [LoggerMessage(Level = LogLevel.Information, Message = "Registered user {UserId}")]
+    public static partial void Registered(ILogger logger, long userId);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Failed login")]
+    public static partial void LoginFailed(ILogger logger);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Login refused: too many failed attempts for the account")]
+    public static partial void LoginThrottled(ILogger logger);
+}

@@ -1,0 +1,46 @@
+using System.Text;
+using Microsoft.Extensions.Options;
+
+namespace WinDi.Api.Auth;
+
+public sealed class JwtOptions
+{
+    public const string Section = "Jwt";
+    public const int MinimumSecretBytes = 32;
+
+    /// <summary>Used only in Development when Jwt__Secret is not set, so that a newcomer can run WinDi without set-up.</summary>
+    internal const string DevelopmentSecret = "windi-development-only-secret-do-not-use-in-production";
+
+    public string? Secret { get; set; }
+    public int AccessTokenMinutes { get; set; } = 30;
+    public string Issuer { get; set; } = "windi";
+    public string Audience { get; set; } = "windi";
+
+    public byte[] SecretBytes => Encoding.UTF8.GetBytes(Secret ?? "");
+}
+
+internal sealed class JwtOptionsSetup(IHostEnvironment environment) : IPostConfigureOptions<JwtOptions>, IValidateOptions<JwtOptions>
+{
+    public void PostConfigure(string? name, JwtOptions options)
+    {
+        if (string.IsNullOrEmpty(options.Secret) && environment.IsDevelopment())
+        {
+            options.Secret = JwtOptions.DevelopmentSecret;
+        }
+    }
+
+    public ValidateOptionsResult Validate(string? name, JwtOptions options)
+    {
+        if (string.IsNullOrEmpty(options.Secret))
+        {
+            return ValidateOptionsResult.Fail("Jwt__Secret is required outside Development: an HMAC secret of at least 32 bytes, the same on every replica.");
+        }
+        if (options.SecretBytes.Length < JwtOptions.MinimumSecretBytes)
+        {
+            return ValidateOptionsResult.Fail($"Jwt__Secret is too short: it has {options.SecretBytes.Length} bytes (UTF-8) and needs at least {JwtOptions.MinimumSecretBytes}.");
+        }
+        return options.AccessTokenMinutes is < 1 or > 60 * 24 * 30
+            ? ValidateOptionsResult.Fail("Jwt__AccessTokenMinutes must be between 1 and 43200.")
+            : ValidateOptionsResult.Success;
+    }
+}

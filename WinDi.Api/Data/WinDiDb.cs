@@ -1,0 +1,58 @@
+using Microsoft.EntityFrameworkCore;
+using WinDi.Api.Chats;
+using WinDi.Api.Messages;
+using WinDi.Api.Users;
+
+namespace WinDi.Api.Data;
+
+public sealed class WinDiDb(DbContextOptions<WinDiDb> options) : DbContext(options)
+{
+    public DbSet<User> Users => Set<User>();
+    public DbSet<Chat> Chats => Set<Chat>();
+    public DbSet<ChatMember> ChatMembers => Set<ChatMember>();
+    public DbSet<Message> Messages => Set<Message>();
+
+    protected override void OnModelCreating(ModelBuilder modelBuilder)
+    {
+        modelBuilder.Entity<User>(user =>
+        {
+            user.Property(u => u.Name).HasMaxLength(50);
+            user.Property(u => u.Email).HasMaxLength(254);
+            user.Property(u => u.NormalizedEmail).HasMaxLength(254);
+            user.Property(u => u.CreatedAt).HasDefaultValueSql("now()");
+            user.HasIndex(u => u.NormalizedEmail).IsUnique();
+            // Prefix search (GET /users?search=) also has expression indexes, created in the migration's SQL.
+        });
+
+        modelBuilder.Entity<Chat>(chat =>
+        {
+            chat.Property(c => c.Name).HasMaxLength(100);
+            chat.Property(c => c.CreatedAt).HasDefaultValueSql("now()");
+            chat.HasIndex(c => new { c.PrivateLowUserId, c.PrivateHighUserId }).IsUnique();
+            chat.ToTable(t => t.HasCheckConstraint("ck_chats_private_pair",
+                "(is_group AND private_low_user_id IS NULL AND private_high_user_id IS NULL) OR " +
+                "(NOT is_group AND private_low_user_id < private_high_user_id)"));
+        });
+
+        modelBuilder.Entity<ChatMember>(member =>
+        {
+            member.HasKey(m => new { m.ChatId, m.UserId });
+            member.Property(m => m.JoinedAt).HasDefaultValueSql("now()");
+            member.HasIndex(m => m.UserId);
+            member.HasOne(m => m.Chat).WithMany(c => c.Members).HasForeignKey(m => m.ChatId);
+            member.HasOne(m => m.User).WithMany().HasForeignKey(m => m.UserId);
+        });
+
+        modelBuilder.Entity<Message>(message =>
+        {
+            message.Property(m => m.Text).HasMaxLength(Message.MaxTextLength);
+            message.Property(m => m.ClientMessageId).HasMaxLength(Message.MaxClientMessageIdLength);
+            message.Property(m => m.CreatedAt).HasDefaultValueSql("now()");
+            message.HasIndex(m => new { m.SenderId, m.ClientMessageId }).IsUnique();
+            // History paging, the latest message per chat and unread counts are range scans on this index.
+            message.HasIndex(m => new { m.ChatId, m.Id });
+            message.HasOne(m => m.Chat).WithMany(c => c.Messages).HasForeignKey(m => m.ChatId);
+            message.HasOne<User>().WithMany().HasForeignKey(m => m.SenderId);
+        });
+    }
+}

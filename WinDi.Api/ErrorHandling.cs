@@ -1,0 +1,51 @@
+using Microsoft.AspNetCore.Diagnostics;
+
+namespace WinDi.Api;
+
+/// <summary>
+/// Every error is a problem document with a human detail: framework responses without a body
+/// (401 from the bearer handler, 404 and 405 from routing) get one here, and requests that fail to bind
+/// (malformed JSON, a non-numeric query value) are answered 400 with the reason.
+/// </summary>
+public static class ErrorHandling
+{
+    public static IServiceCollection AddWinDiProblemDetails(this IServiceCollection services)
+    {
+        services.AddProblemDetails(options => options.CustomizeProblemDetails = context =>
+        {
+            var problem = context.ProblemDetails;
+            if (context.Exception is BadHttpRequestException badRequest)
+            {
+                problem.Status = badRequest.StatusCode;
+                problem.Detail = badRequest.Message;
+            }
+            problem.Detail ??= problem.Status switch
+            {
+                StatusCodes.Status401Unauthorized => "A valid bearer token is required: Authorization: Bearer <access_token from POST /token>.",
+                StatusCodes.Status403Forbidden => "You may not do this.",
+                StatusCodes.Status404NotFound => "There is nothing at this path.",
+                StatusCodes.Status405MethodNotAllowed => "This path does not accept that method.",
+                StatusCodes.Status413PayloadTooLarge => "The request body is too large.",
+                StatusCodes.Status415UnsupportedMediaType => "Unsupported content type: send JSON, or a form for POST /token.",
+                StatusCodes.Status500InternalServerError => "Something went wrong on the server.",
+                _ => problem.Title,
+            };
+        });
+        services.Configure<RouteHandlerOptions>(options => options.ThrowOnBadRequest = true);
+        services.AddExceptionHandler<BadRequestHandler>();
+        return services;
+    }
+
+    private sealed class BadRequestHandler(IProblemDetailsService problems) : IExceptionHandler
+    {
+        public async ValueTask<bool> TryHandleAsync(HttpContext http, Exception exception, CancellationToken ct)
+        {
+            if (exception is not BadHttpRequestException badRequest)
+            {
+                return false;
+            }
+            http.Response.StatusCode = badRequest.StatusCode;
+            return await problems.TryWriteAsync(new ProblemDetailsContext { HttpContext = http, Exception = exception });
+        }
+    }
+}

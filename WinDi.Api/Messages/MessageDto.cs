@@ -1,0 +1,18 @@
+using System.Linq.Expressions;
+
+namespace WinDi.Api.Messages;
+
+/// <summary>A message as clients see it. <c>timestamp</c> is Unix time in seconds.</summary>
+public sealed record MessageDto(long Id, long ChatId, long SenderId, string Text, string ClientMessageId, long Timestamp, bool IsRead)
+{
+    public static long UnixSeconds(DateTime utc) => new DateTimeOffset(DateTime.SpecifyKind(utc, DateTimeKind.Utc)).ToUnixTimeSeconds();
+
+    /// <summary>
+    /// The projection every query uses, <c>is_read</c> computed in SQL: read once no other current member
+    /// of the chat has a read marker below the message (in a private chat, that is the recipient).
+    /// </summary>
+    public static readonly Expression<Func<Message, MessageDto>> FromMessage = m => new MessageDto(
+        m.Id, m.ChatId, m.SenderId, m.Text, m.ClientMessageId,
+        UnixSeconds(m.CreatedAt),
+        !m.Chat.Members.Any(o => o.UserId != m.SenderId && o.LastReadMessageId < m.Id));
+}

@@ -1,0 +1,230 @@
+using System.Buffers;
+using System.Net.WebSockets;
+using System.Threading.Channels;
+using System.Threading.RateLimiting;
+
+namespace WinDi.Api.Realtime;
+
+/// <summary>
+/// One WebSocket: a receive loop that handles the client's frames in order, and a send loop that drains
+/// a bounded queue. Live events are queued without waiting; a connection whose queue is full is aborted
+/// (it catches up with SYNC when it reconnects), so one slow reader never delays anyone else.
+/// </summary>
+public sealed partial class ClientConnection : IAsyncDisposable
+{
+    private readonly WebSocket socket;
+    private readonly Channel<Outbound> outbound;
+    private readonly TokenBucketRateLimiter sendLimiter;
+    private readonly int maxFrameBytes;
+    private readonly ILogger logger;
+    private readonly CancellationTokenSource closing = new();
+
+    public ClientConnection(WebSocket socket, long userId, LimitsOptions limits, ILogger logger)
+    {
+        this.socket = socket;
+        this.logger = logger;
+        UserId = userId;
+        maxFrameBytes = limits.MaxFrameBytes;
+        outbound = Channel.CreateBounded<Outbound>(new BoundedChannelOptions(limits.ConnectionQueueCapacity)
+        {
+            SingleReader = true,
+            FullMode = BoundedChannelFullMode.Wait,
+        });
+        sendLimiter = new TokenBucketRateLimiter(new TokenBucketRateLimiterOptions
+        {
+            TokenLimit = limits.SendBurst,
+            TokensPerPeriod = limits.SendPerSecond,
+            ReplenishmentPeriod = TimeSpan.FromSeconds(1),
+            QueueLimit = 0,
+            AutoReplenishment = true,
+        });
+    }
+
+    public Guid Id { get; } = Guid.NewGuid();
+    public long UserId { get; }
+
+    /// <summary>Queues a live event; aborts the connection when its queue is full.</summary>
+    public void Enqueue(ReadOnlyMemory<byte> frame)
+    {
+        if (outbound.Writer.TryWrite(new Outbound(frame)))
+        {
+            Telemetry.FramesDelivered.Add(1);
+            return;
+        }
+        if (!closing.IsCancellationRequested)
+        {
+            Log.QueueOverflow(logger, Id, UserId);
+            Telemetry.ConnectionsOverflowed.Add(1);
+            outbound.Writer.TryComplete();
+            socket.Abort();
+            closing.Cancel();
+        }
+    }
+
+    /// <summary>Queues an answer to this client's own frame, waiting for room: the client is waiting for it.</summary>
+    public ValueTask ReplyAsync(ReadOnlyMemory<byte> frame, CancellationToken ct) => WriteAsync(new Outbound(frame), ct);
+
+    /// <summary>Queues several answers as one queue entry (SYNC), so a large catch-up cannot overflow the queue.</summary>
+    public ValueTask ReplyAsync(IReadOnlyList<ReadOnlyMemory<byte>> frames, CancellationToken ct) => WriteAsync(new Outbound(default, frames), ct);
+
+    public bool TryAcquireSendPermit()
+    {
+        using var lease = sendLimiter.AttemptAcquire();
+        return lease.IsAcquired;
+    }
+
+    /// <summary>Runs until the client closes, the connection fails, or <paramref name="ct"/> fires (token expiry, shutdown).</summary>
+    public async Task RunAsync(Func<ClientConnection, ReadOnlyMemory<byte>, CancellationToken, Task> handleFrame, CancellationToken ct)
+    {
+        using var linked = CancellationTokenSource.CreateLinkedTokenSource(ct, closing.Token);
+        var sending = SendLoopAsync();
+        try
+        {
+            await ReceiveLoopAsync(handleFrame, linked.Token);
+        }
+        catch (OperationCanceledException) when (linked.IsCancellationRequested)
+        {
+        }
+        catch (WebSocketException e)
+        {
+            Log.ConnectionFailed(logger, Id, e.WebSocketErrorCode);
+        }
+        outbound.Writer.TryComplete();
+        await sending;
+    }
+
+    /// <summary>Asks the send loop to close the socket after what is already queued.</summary>
+    public void Close(WebSocketCloseStatus status, string description)
+    {
+        if (outbound.Writer.TryWrite(new Outbound(default, Close: (status, description))))
+        {
+            outbound.Writer.TryComplete();
+        }
+        else
+        {
+            socket.Abort();
+        }
+    }
+
+    private async Task ReceiveLoopAsync(Func<ClientConnection, ReadOnlyMemory<byte>, CancellationToken, Task> handleFrame, CancellationToken ct)
+    {
+        var buffer = ArrayPool<byte>.Shared.Rent(maxFrameBytes + 1);
+        try
+        {
+            while (socket.State == WebSocketState.Open)
+            {
+                var length = 0;
+                ValueWebSocketReceiveResult result;
+                do
+                {
+                    result = await socket.ReceiveAsync(buffer.AsMemory(length, maxFrameBytes + 1 - length), ct);
+                    length += result.Count;
+                }
+                while (!result.EndOfMessage && length <= maxFrameBytes && result.MessageType != WebSocketMessageType.Close);
+
+                if (result.MessageType == WebSocketMessageType.Close)
+                {
+                    Close(WebSocketCloseStatus.NormalClosure, "Bye");
+                    return;
+                }
+                if (length > maxFrameBytes)
+                {
+                    Close(WebSocketCloseStatus.MessageTooBig, $"Frames are limited to {maxFrameBytes} bytes.");
+                    await DrainUntilClosedAsync(buffer, ct);
+                    return;
+                }
+                await handleFrame(this, buffer.AsMemory(0, length), ct);
+            }
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
+        }
+    }
+
+    /// <summary>
+    /// Reads and discards until the client answers our close frame (or a few seconds pass), so that
+    /// unread bytes do not make the TCP stack reset the connection before the close frame is read.
+    /// </summary>
+    private async Task DrainUntilClosedAsync(byte[] buffer, CancellationToken ct)
+    {
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        timeout.CancelAfter(TimeSpan.FromSeconds(5));
+        try
+        {
+            while ((await socket.ReceiveAsync(buffer.AsMemory(), timeout.Token)).MessageType != WebSocketMessageType.Close)
+            {
+            }
+        }
+        catch (Exception e) when (e is OperationCanceledException or WebSocketException)
+        {
+        }
+    }
+
+    private async Task SendLoopAsync()
+    {
+        try
+        {
+            await foreach (var item in outbound.Reader.ReadAllAsync(closing.Token))
+            {
+                if (item.Close is var (status, description))
+                {
+                    await socket.CloseOutputAsync(status, description, closing.Token);
+                    return;
+                }
+                if (item.Frames is { } frames)
+                {
+                    foreach (var frame in frames)
+                    {
+                        await socket.SendAsync(frame, WebSocketMessageType.Text, endOfMessage: true, closing.Token);
+                    }
+                }
+                else
+                {
+                    await socket.SendAsync(item.Frame, WebSocketMessageType.Text, endOfMessage: true, closing.Token);
+                }
+            }
+        }
+        catch (Exception e) when (e is OperationCanceledException or WebSocketException or ObjectDisposedException)
+        {
+            // The connection is gone; the receive loop ends too.
+        }
+        finally
+        {
+            closing.Cancel();
+        }
+    }
+
+    private async ValueTask WriteAsync(Outbound item, CancellationToken ct)
+    {
+        try
+        {
+            await outbound.Writer.WriteAsync(item, ct);
+        }
+        catch (ChannelClosedException)
+        {
+            // Closed or overflowed: nothing more is sent on this connection.
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await closing.CancelAsync();
+        closing.Dispose();
+        await sendLimiter.DisposeAsync();
+    }
+
+    private readonly record struct Outbound(
+        ReadOnlyMemory<byte> Frame,
+        IReadOnlyList<ReadOnlyMemory<byte>>? Frames = null,
+        (WebSocketCloseStatus Status, string Description)? Close = null);
+
+    private static partial class Log
+    {
+        [LoggerMessage(Level = LogLevel.Warning, Message = "Connection {ConnectionId} of user {UserId} closed: its outgoing queue is full (slow or dead client)")]
+        public static partial void QueueOverflow(ILogger logger, Guid connectionId, long userId);
+
+        [LoggerMessage(Level = LogLevel.Information, Message = "Connection {ConnectionId} failed: {ErrorCode}")]
+        public static partial void ConnectionFailed(ILogger logger, Guid connectionId, WebSocketError errorCode);
+    }
+}

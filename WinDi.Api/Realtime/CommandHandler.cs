@@ -1,0 +1,183 @@
+using System.Diagnostics;
+using System.Text.Json;
+using WinDi.Api.Data;
+using WinDi.Api.Messages;
+
+namespace WinDi.Api.Realtime;
+
+/// <summary>Handles one client frame: parses it, runs the command, answers or publishes the events.</summary>
+public sealed partial class CommandHandler(
+    MessageStore messages, IEventRelay relay, IServiceScopeFactory scopes, ILogger<CommandHandler> logger)
+{
+    public const int DefaultSyncLimit = 500;
+    public const int MaxSyncLimit = 1000;
+
+    public async Task HandleAsync(ClientConnection connection, ReadOnlyMemory<byte> frame, CancellationToken ct)
+    {
+        string? command;
+        JsonElement payload;
+        try
+        {
+            using var document = JsonDocument.Parse(frame);
+            var root = document.RootElement;
+            if (root.ValueKind != JsonValueKind.Object)
+            {
+                await ReplyError(connection, Protocol.Codes.InvalidJson, "A frame must be one JSON object with a \"command\".", ct);
+                return;
+            }
+            command = root.TryGetProperty("command", out var c) && c.ValueKind == JsonValueKind.String ? c.GetString() : null;
+            payload = root.TryGetProperty("payload", out var p) ? p.Clone() : default;
+        }
+        catch (JsonException)
+        {
+            await ReplyError(connection, Protocol.Codes.InvalidJson, "The frame is not valid JSON.", ct);
+            return;
+        }
+
+        try
+        {
+            switch (command)
+            {
+                case Protocol.SendMessage: await SendMessage(connection, new Payload(payload), ct); break;
+                case Protocol.ReadMessage: await ReadMessage(connection, new Payload(payload), ct); break;
+                case Protocol.Sync: await Sync(connection, new Payload(payload), ct); break;
+                case Protocol.Ping: await connection.ReplyAsync(Frames.Pong, ct); break;
+                case null:
+                    await ReplyError(connection, Protocol.Codes.UnknownCommand, "The frame has no \"command\".", ct);
+                    break;
+                default:
+                    await ReplyError(connection, Protocol.Codes.UnknownCommand,
+                        $"Unknown command. Commands: {Protocol.SendMessage}, {Protocol.ReadMessage}, {Protocol.Sync}, {Protocol.Ping}.", ct);
+                    break;
+            }
+        }
+        catch (Exception e) when (e is not OperationCanceledException || !ct.IsCancellationRequested)
+        {
+            Log.CommandFailed(logger, e, command, connection.Id);
+            var payloadIds = new Payload(payload);
+            await ReplyError(connection, Protocol.Codes.Internal, "The server could not handle this frame; it is safe to retry.", ct,
+                payloadIds.OptionalString("client_message_id"), payloadIds.OptionalInt64("id"));
+        }
+    }
+
+    private async Task SendMessage(ClientConnection connection, Payload payload, CancellationToken ct)
+    {
+        var clientMessageId = payload.OptionalString("client_message_id");
+        var chatId = payload.OptionalInt64("chat_id");
+        var text = payload.OptionalString("text");
+        var problem =
+            chatId is null ? "payload.chat_id must be an integer." :
+            text is null || string.IsNullOrWhiteSpace(text) || text.Length > Message.MaxTextLength ? $"payload.text must be 1 to {Message.MaxTextLength} characters and not blank." :
+            clientMessageId is null || clientMessageId.Length is 0 or > Message.MaxClientMessageIdLength ? $"payload.client_message_id must be 1 to {Message.MaxClientMessageIdLength} characters." :
+            null;
+        if (problem is not null)
+        {
+            await ReplyError(connection, Protocol.Codes.ValidationFailed, problem, ct, clientMessageId);
+            return;
+        }
+        if (!connection.TryAcquireSendPermit())
+        {
+            await ReplyError(connection, Protocol.Codes.RateLimited, "Too many messages; slow down and send again.", ct, clientMessageId);
+            return;
+        }
+
+        using var activity = Telemetry.Source.StartActivity("message send");
+        activity?.SetTag("windi.chat_id", chatId);
+        var result = await messages.SendAsync(chatId!.Value, connection.UserId, text!, clientMessageId!, ct);
+        activity?.SetTag("windi.send_status", result.Status.ToString());
+        switch (result.Status)
+        {
+            case SendStatus.Created:
+                Telemetry.MessagesStored.Add(1);
+                await relay.PublishAsync(new RealtimeEvent(result.Recipients!, Frames.Encode(NewMessageFrame.From(result.Message!))), ct);
+                break;
+            case SendStatus.Duplicate:
+                // Only the sending connection hears of a repeat; everyone else already has the original.
+                await connection.ReplyAsync(Frames.Encode(NewMessageFrame.From(result.Message!)), ct);
+                break;
+            case SendStatus.ChatNotFound:
+                await ReplyError(connection, Protocol.Codes.ChatNotFound, "No such chat.", ct, clientMessageId);
+                break;
+            case SendStatus.NotAMember:
+                await ReplyError(connection, Protocol.Codes.NotAMember, "You are not a member of this chat.", ct, clientMessageId);
+                break;
+            default:
+                throw new UnreachableException();
+        }
+    }
+
+    private async Task ReadMessage(ClientConnection connection, Payload payload, CancellationToken ct)
+    {
+        if (payload.OptionalInt64("id") is not { } id || id < 1)
+        {
+            await ReplyError(connection, Protocol.Codes.ValidationFailed, "payload.id must be a message id.", ct);
+            return;
+        }
+        var result = await messages.MarkReadAsync(id, connection.UserId, ct);
+        switch (result.Status)
+        {
+            case ReadStatus.Read:
+                var frame = Frames.Encode(new ReadMessageFrame(id, result.ChatId, connection.UserId, result.IsRead));
+                await relay.PublishAsync(new RealtimeEvent([result.SenderId], frame), ct);
+                break;
+            case ReadStatus.MessageNotFound:
+                await ReplyError(connection, Protocol.Codes.MessageNotFound, "No such message.", ct, id: id);
+                break;
+            case ReadStatus.NotAMember:
+                await ReplyError(connection, Protocol.Codes.NotAMember, "You are not a member of this message's chat.", ct, id: id);
+                break;
+            case ReadStatus.OwnMessage:
+                await ReplyError(connection, Protocol.Codes.ValidationFailed, "Read receipts are for other people's messages, not your own.", ct, id: id);
+                break;
+            default:
+                throw new UnreachableException();
+        }
+    }
+
+    private async Task Sync(ClientConnection connection, Payload payload, CancellationToken ct)
+    {
+        var afterId = payload.OptionalInt64("after_id");
+        var limit = payload.Has("limit") ? payload.OptionalInt64("limit") : DefaultSyncLimit;
+        if (afterId is null or < 0 || limit is null or < 1 or > MaxSyncLimit)
+        {
+            await ReplyError(connection, Protocol.Codes.ValidationFailed,
+                $"payload.after_id must be 0 or more and payload.limit between 1 and {MaxSyncLimit}.", ct);
+            return;
+        }
+
+        await using var scope = scopes.CreateAsyncScope();
+        var db = scope.ServiceProvider.GetRequiredService<WinDiDb>();
+        var (page, hasMore) = await MessageStore.SyncAsync(db, connection.UserId, afterId.Value, (int)limit.Value, ct);
+        var frames = new List<ReadOnlyMemory<byte>>(page.Count + 1);
+        frames.AddRange(page.Select(m => Frames.Encode(NewMessageFrame.From(m))));
+        frames.Add(Frames.Encode(new SyncDoneFrame(page.Count > 0 ? page[^1].Id : afterId.Value, hasMore)));
+        await connection.ReplyAsync(frames, ct);
+    }
+
+    private static ValueTask ReplyError(ClientConnection connection, string code, string detail, CancellationToken ct,
+        string? clientMessageId = null, long? id = null) =>
+        connection.ReplyAsync(Frames.Encode(new ErrorFrame(code, detail, clientMessageId, id)), ct);
+
+    /// <summary>Lenient access to a frame's payload: a missing or mistyped field reads as null.</summary>
+    private readonly struct Payload(JsonElement element)
+    {
+        public bool Has(string name) => element.ValueKind == JsonValueKind.Object && element.TryGetProperty(name, out _);
+
+        public string? OptionalString(string name) =>
+            element.ValueKind == JsonValueKind.Object && element.TryGetProperty(name, out var value) && value.ValueKind == JsonValueKind.String
+                ? value.GetString()
+                : null;
+
+        public long? OptionalInt64(string name) =>
+            element.ValueKind == JsonValueKind.Object && element.TryGetProperty(name, out var value)
+            && value.ValueKind == JsonValueKind.Number && value.TryGetInt64(out var number)
+                ? number
+                : null;
+    }
+
+    private static partial class Log
+    {
+        [LoggerMessage(Level = LogLevel.Error, Message = "Command {Command} failed on connection {ConnectionId}")]
+        public static partial void CommandFailed(ILogger logger, Exception exception, string? command, Guid connectionId);
+    }
+}

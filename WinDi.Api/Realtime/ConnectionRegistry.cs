@@ -1,0 +1,49 @@
+using System.Collections.Concurrent;
+using System.Collections.Immutable;
+
+namespace WinDi.Api.Realtime;
+
+/// <summary>This node's open WebSocket connections, by user; a user may hold several (devices, tabs).</summary>
+public sealed class ConnectionRegistry
+{
+    private readonly ConcurrentDictionary<long, ImmutableArray<ClientConnection>> byUser = new();
+
+    public void Add(ClientConnection connection)
+    {
+        byUser.AddOrUpdate(connection.UserId, static (_, c) => [c], static (_, existing, c) => existing.Add(c), connection);
+        Telemetry.OpenConnections.Add(1);
+    }
+
+    public void Remove(ClientConnection connection)
+    {
+        while (byUser.TryGetValue(connection.UserId, out var existing))
+        {
+            var remaining = existing.Remove(connection);
+            var updated = remaining.IsEmpty
+                ? byUser.TryRemove(new KeyValuePair<long, ImmutableArray<ClientConnection>>(connection.UserId, existing))
+                : byUser.TryUpdate(connection.UserId, remaining, existing);
+            if (updated)
+            {
+                Telemetry.OpenConnections.Add(-1);
+                return;
+            }
+        }
+    }
+
+    public bool HasConnections(long userId) => byUser.ContainsKey(userId);
+
+    /// <summary>Queues the frame on each connection without waiting: a slow connection never holds up the others.</summary>
+    public void Deliver(RealtimeEvent realtimeEvent)
+    {
+        foreach (var userId in realtimeEvent.UserIds)
+        {
+            if (byUser.TryGetValue(userId, out var connections))
+            {
+                foreach (var connection in connections)
+                {
+                    connection.Enqueue(realtimeEvent.Frame);
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,81 @@
+using System.Text.Json;
+using System.Text.Json.Serialization;
+using WinDi.Api.Messages;
+
+namespace WinDi.Api.Realtime;
+
+/// <summary>Command names and ERROR codes of the WebSocket protocol (DESIGN §5).</summary>
+public static class Protocol
+{
+    public const string SendMessage = "SEND_MESSAGE";
+    public const string ReadMessage = "READ_MESSAGE";
+    public const string Sync = "SYNC";
+    public const string Ping = "PING";
+    public const string NewMessage = "NEW_MESSAGE";
+    public const string SyncDone = "SYNC_DONE";
+    public const string Pong = "PONG";
+    public const string Error = "ERROR";
+
+    public static class Codes
+    {
+        public const string InvalidJson = "invalid_json";
+        public const string UnknownCommand = "unknown_command";
+        public const string ValidationFailed = "validation_failed";
+        public const string ChatNotFound = "chat_not_found";
+        public const string NotAMember = "not_a_member";
+        public const string MessageNotFound = "message_not_found";
+        public const string RateLimited = "rate_limited";
+        public const string Internal = "internal";
+    }
+}
+
+public sealed record NewMessageFrame(long Id, long ChatId, long SenderId, string Text, string ClientMessageId, long Timestamp, bool IsRead)
+{
+    [JsonPropertyOrder(-1)]
+    public string Command => Protocol.NewMessage;
+
+    public static NewMessageFrame From(MessageDto m) => new(m.Id, m.ChatId, m.SenderId, m.Text, m.ClientMessageId, m.Timestamp, m.IsRead);
+}
+
+public sealed record ReadMessageFrame(long Id, long ChatId, long ReaderId, bool IsRead)
+{
+    [JsonPropertyOrder(-1)]
+    public string Command => Protocol.ReadMessage;
+}
+
+public sealed record SyncDoneFrame(long LastId, bool HasMore)
+{
+    [JsonPropertyOrder(-1)]
+    public string Command => Protocol.SyncDone;
+}
+
+public sealed record PongFrame
+{
+    public string Command => Protocol.Pong;
+}
+
+/// <summary>Answers one client frame; carries that frame's client_message_id or id when it had one.</summary>
+public sealed record ErrorFrame(string Code, string Detail, string? ClientMessageId = null, long? Id = null)
+{
+    [JsonPropertyOrder(-1)]
+    public string Command => Protocol.Error;
+}
+
+[JsonSourceGenerationOptions(
+    PropertyNamingPolicy = JsonKnownNamingPolicy.SnakeCaseLower,
+    DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull)]
+[JsonSerializable(typeof(NewMessageFrame))]
+[JsonSerializable(typeof(ReadMessageFrame))]
+[JsonSerializable(typeof(SyncDoneFrame))]
+[JsonSerializable(typeof(PongFrame))]
+[JsonSerializable(typeof(ErrorFrame))]
+internal sealed partial class FrameJson : JsonSerializerContext;
+
+public static class Frames
+{
+    public static ReadOnlyMemory<byte> Encode(NewMessageFrame frame) => JsonSerializer.SerializeToUtf8Bytes(frame, FrameJson.Default.NewMessageFrame);
+    public static ReadOnlyMemory<byte> Encode(ReadMessageFrame frame) => JsonSerializer.SerializeToUtf8Bytes(frame, FrameJson.Default.ReadMessageFrame);
+    public static ReadOnlyMemory<byte> Encode(SyncDoneFrame frame) => JsonSerializer.SerializeToUtf8Bytes(frame, FrameJson.Default.SyncDoneFrame);
+    public static ReadOnlyMemory<byte> Encode(ErrorFrame frame) => JsonSerializer.SerializeToUtf8Bytes(frame, FrameJson.Default.ErrorFrame);
+    public static readonly ReadOnlyMemory<byte> Pong = JsonSerializer.SerializeToUtf8Bytes(new PongFrame(), FrameJson.Default.PongFrame);
+}

@@ -1,0 +1,83 @@
+using System.Net.WebSockets;
+using Microsoft.Extensions.Options;
+using Microsoft.IdentityModel.JsonWebTokens;
+using WinDi.Api.Auth;
+using WinDi.Api.Messages;
+
+namespace WinDi.Api.Realtime;
+
+public static partial class RealtimeApi
+{
+    public const string Path = "/ws";
+    public const string TokenRouteValue = "token";
+    public const string TokenQueryParameter = "access_token";
+
+    public static IServiceCollection AddRealtime(this IServiceCollection services)
+    {
+        services.AddSingleton<ConnectionRegistry>();
+        services.AddSingleton<IEventRelay, InProcessRelay>();
+        services.AddSingleton<MessageStore>();
+        services.AddSingleton<CommandHandler>();
+        return services;
+    }
+
+    /// <summary>
+    /// GET /ws/{token} (as in the original task) and GET /ws?access_token= (browsers). The token is read by
+    /// the JWT bearer handler (see AuthExtensions), so a bad token is refused with 401 before the upgrade.
+    /// </summary>
+    public static IEndpointRouteBuilder MapRealtime(this IEndpointRouteBuilder routes)
+    {
+        var ws = routes.MapGroup(Path).WithTags("Realtime").RequireAuthorization().ExcludeFromDescription();
+        ws.MapGet("/", Connect);
+        ws.MapGet($"/{{{TokenRouteValue}}}", Connect);
+        return routes;
+    }
+
+    private static async Task<IResult> Connect(
+        HttpContext http, CurrentUser me, ConnectionRegistry registry, CommandHandler handler,
+        IOptions<LimitsOptions> limits, TimeProvider clock, IHostApplicationLifetime lifetime, ILogger<ClientConnection> logger)
+    {
+        if (!http.WebSockets.IsWebSocketRequest)
+        {
+            return Problems.BadRequest("This endpoint speaks WebSocket only: send an Upgrade request.");
+        }
+
+        using var socket = await http.WebSockets.AcceptWebSocketAsync(new WebSocketAcceptContext { KeepAliveInterval = TimeSpan.FromSeconds(30) });
+        await using var connection = new ClientConnection(socket, me.Id, limits.Value, logger);
+        using var expiry = CloseWhenTokenExpires(http, connection, clock);
+        registry.Add(connection);
+        Log.Connected(logger, connection.Id, me.Id);
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(http.RequestAborted, lifetime.ApplicationStopping);
+        try
+        {
+            await connection.RunAsync(handler.HandleAsync, stop.Token);
+        }
+        finally
+        {
+            registry.Remove(connection);
+            Log.Disconnected(logger, connection.Id, me.Id);
+        }
+        return Results.Empty;
+    }
+
+    /// <summary>A connection lives no longer than its token: at expiry it is closed with 1008 (policy violation).</summary>
+    private static ITimer? CloseWhenTokenExpires(HttpContext http, ClientConnection connection, TimeProvider clock)
+    {
+        if (!long.TryParse(http.User.FindFirst(JwtRegisteredClaimNames.Exp)?.Value, out var exp))
+        {
+            return null;
+        }
+        var remaining = DateTimeOffset.FromUnixTimeSeconds(exp) - clock.GetUtcNow();
+        return clock.CreateTimer(_ => connection.Close(WebSocketCloseStatus.PolicyViolation, "Token expired"),
+            null, remaining > TimeSpan.Zero ? remaining : TimeSpan.Zero, Timeout.InfiniteTimeSpan);
+    }
+
+    private static partial class Log
+    {
+        [LoggerMessage(Level = LogLevel.Information, Message = "Connection {ConnectionId} opened for user {UserId}")]
+        public static partial void Connected(ILogger logger, Guid connectionId, long userId);
+
+        [LoggerMessage(Level = LogLevel.Information, Message = "Connection {ConnectionId} of user {UserId} closed")]
+        public static partial void Disconnected(ILogger logger, Guid connectionId, long userId);
+    }
+}

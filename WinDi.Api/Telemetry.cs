@@ -1,0 +1,18 @@
+using System.Diagnostics;
+using System.Diagnostics.Metrics;
+
+namespace WinDi.Api;
+
+/// <summary>The API's own spans and instruments; ServiceDefaults exports the source named after the application.</summary>
+public static class Telemetry
+{
+    public const string Name = "WinDi.Api";
+
+    public static readonly ActivitySource Source = new(Name);
+
+    private static readonly Meter Meter = new(Name);
+    public static readonly Counter<long> MessagesStored = Meter.CreateCounter<long>("windi.messages.stored", description: "Messages stored (duplicates excluded)");
+    public static readonly Counter<long> FramesDelivered = Meter.CreateCounter<long>("windi.realtime.frames.delivered", description: "Frames queued for WebSocket connections");
+    public static readonly Counter<long> ConnectionsOverflowed = Meter.CreateCounter<long>("windi.realtime.connections.overflowed", description: "Connections closed because their outgoing queue was full");
+    public static readonly UpDownCounter<long> OpenConnections = Meter.CreateUpDownCounter<long>("windi.realtime.connections", description: "Open WebSocket connections");
+}

@@ -1,0 +1,98 @@
+#!/usr/bin/env bash
+# Runs WinDi without containers: a private PostgreSQL from the local installation (data under .windi/),
+# the migration worker (schema + seed data), then the API on http://localhost:8000. Ctrl-C stops all of it.
+#
+#   ./run.sh                                   # private PostgreSQL under .windi/postgres
+#   WINDI_DATABASE='Host=...;Database=windi;Username=...;Password=...' ./run.sh   # your own PostgreSQL
+#
+# Environment: WINDI_PORT (API, default 8000), WINDI_PG_PORT (private PostgreSQL, default 55432).
+set -euo pipefail
+cd "$(dirname "$0")"
+root=$(pwd)
+state="$root/.windi"
+api_port=${WINDI_PORT:-8000}
+pg_port=${WINDI_PG_PORT:-55432}
+pids=()
+pg_data=""
+
+say() { printf '\033[1m[windi]\033[0m %s\n' "$*"; }
+die() { printf '[windi] %s\n' "$*" >&2; exit 1; }
+
+as_postgres() { if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi; }
+
+cleanup() {
+  trap - EXIT INT TERM
+  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+  for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
+  if [ -n "$pg_data" ]; then
+    say "stopping PostgreSQL"
+    as_postgres "$pg_bin/pg_ctl" -D "$pg_data" -m fast -w stop >/dev/null 2>&1 || true
+  fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+command -v dotnet >/dev/null || die "dotnet is not installed: install the .NET 10 SDK (https://dot.net)."
+
+start_private_postgres() {
+  pg_bin=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)
+  [ -x "$pg_bin/initdb" ] || die "PostgreSQL server binaries not found: install them (Debian: apt-get install -y postgresql) or set WINDI_DATABASE to a connection string."
+  mkdir -p "$state"
+  pg_data="$state/postgres"
+  if [ "$(id -u)" = 0 ]; then
+    id postgres >/dev/null 2>&1 || die "running as root needs the 'postgres' system user (it comes with the postgresql package): PostgreSQL refuses to run as root."
+    chown postgres:postgres "$state"
+  fi
+  if [ ! -f "$pg_data/PG_VERSION" ]; then
+    say "creating a private PostgreSQL cluster in $pg_data"
+    as_postgres "$pg_bin/initdb" -D "$pg_data" -U postgres --auth=trust -E UTF8 --locale=C.UTF-8 >/dev/null
+  fi
+  if ! as_postgres "$pg_bin/pg_ctl" -D "$pg_data" status >/dev/null 2>&1; then
+    say "starting PostgreSQL on 127.0.0.1:$pg_port"
+    as_postgres "$pg_bin/pg_ctl" -D "$pg_data" -l "$state/postgres.log" -w \
+      -o "-c listen_addresses=127.0.0.1 -p $pg_port -k $state" start >/dev/null \
+      || die "PostgreSQL did not start; see $state/postgres.log"
+  else
+    pg_data=""  # already running (another ./run.sh?): leave it alone on exit
+  fi
+  export ConnectionStrings__windi="Host=127.0.0.1;Port=$pg_port;Database=windi;Username=postgres"
+}
+
+if [ -n "${WINDI_DATABASE:-}" ]; then
+  export ConnectionStrings__windi="$WINDI_DATABASE"
+else
+  start_private_postgres
+fi
+
+say "building"
+dotnet build WinDi.MigrationWorker/WinDi.MigrationWorker.csproj -c Release -nologo -v quiet -o "$state/bin/migrations" >/dev/null \
+  || die "build failed: run 'dotnet build WinDi.MigrationWorker' to see why"
+dotnet build WinDi.Api/WinDi.Api.csproj -c Release -nologo -v quiet -o "$state/bin/api" >/dev/null \
+  || die "build failed: run 'dotnet build WinDi.Api' to see why"
+
+export DOTNET_ENVIRONMENT=Development ASPNETCORE_ENVIRONMENT=Development Seed__TestData=${Seed__TestData:-true}
+
+say "applying migrations and seed data"
+dotnet "$state/bin/migrations/WinDi.MigrationWorker.dll" || die "the migration worker failed (see its log above)"
+
+say "starting the API on http://localhost:$api_port"
+(cd "$state/bin/api" && exec dotnet WinDi.Api.dll --urls "http://localhost:$api_port") &
+pids+=($!)
+
+for _ in $(seq 1 60); do
+  curl -fsS "http://localhost:$api_port/alive" >/dev/null 2>&1 && break
+  kill -0 "${pids[0]}" 2>/dev/null || die "the API exited during start-up (see its log above)"
+  sleep 0.5
+done
+
+cat <<TXT
+
+  WinDi is running.
+    API        http://localhost:$api_port
+    API docs   http://localhost:$api_port/scalar   (OpenAPI: /openapi/v1.json)
+    WebSocket  ws://localhost:$api_port/ws?access_token=<token>
+    Health     http://localhost:$api_port/health
+  Log in as alice.wright87@example.com / Zx7!pTn9vR (see README.md). Ctrl-C stops everything.
+
+TXT
+wait "${pids[0]}"
