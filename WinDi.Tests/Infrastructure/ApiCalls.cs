@@ -1,0 +1,54 @@
+namespace WinDi.Tests.Infrastructure;
+
+/// <summary>The REST calls tests make over and over, asserting the happy path.</summary>
+public static class ApiCalls
+{
+    public static async Task<long> StartPrivateChatAsync(this TestUser user, TestUser other)
+    {
+        var response = await user.Http.PostAsJsonAsync("/chats", new { is_group = false, recipient_id = other.Id });
+        Assert.Equal(HttpStatusCode.Created, response.StatusCode);
+        return (await response.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("id").GetInt64();
+    }
+
+    public static async Task<long> CreateGroupAsync(this TestUser owner, string name, params TestUser[] members)
+    {
+        var response = await owner.Http.PostAsJsonAsync("/chats", new { is_group = true, name });
+        Assert.Equal(HttpStatusCode.Created, response.StatusCode);
+        var chatId = (await response.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("id").GetInt64();
+        foreach (var member in members)
+        {
+            var added = await owner.Http.PostAsync($"/chats/{chatId}/add-user?user_id={member.Id}", null);
+            Assert.Equal(HttpStatusCode.OK, added.StatusCode);
+        }
+        return chatId;
+    }
+
+    public static async Task<JsonElement> GetJsonAsync(this TestUser user, string path)
+    {
+        var response = await user.Http.GetAsync(path);
+        Assert.True(response.IsSuccessStatusCode, $"GET {path}: {(int)response.StatusCode} {await response.Content.ReadAsStringAsync()}");
+        return await response.Content.ReadFromJsonAsync<JsonElement>();
+    }
+
+    /// <summary>Sends over a fresh connection and returns the stored message as echoed to the sender.</summary>
+    public static async Task<JsonElement> SendAsync(this TestUser user, long chatId, string text)
+    {
+        await using var ws = await user.ConnectAsync();
+        await ws.SendMessageAsync(chatId, text);
+        return await ws.ExpectAsync("NEW_MESSAGE");
+    }
+
+    /// <summary>Asserts an RFC 9457 problem document with a human detail, and returns it.</summary>
+    public static async Task<JsonElement> AssertProblemAsync(this HttpResponseMessage response, HttpStatusCode status)
+    {
+        var body = await response.Content.ReadAsStringAsync();
+        Assert.True(response.StatusCode == status, $"Expected {(int)status}, got {(int)response.StatusCode}: {body}");
+        Assert.Equal("application/problem+json", response.Content.Headers.ContentType?.MediaType);
+        var problem = JsonDocument.Parse(body).RootElement;
+        Assert.Equal((int)status, problem.GetProperty("status").GetInt32());
+        Assert.False(string.IsNullOrWhiteSpace(problem.GetProperty("detail").GetString()), body);
+        return problem;
+    }
+
+    public static long Id(this JsonElement element) => element.GetProperty("id").GetInt64();
+}

@@ -1,0 +1,142 @@
+using System.Diagnostics;
+using System.Net.Sockets;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Npgsql;
+using WinDi.Api.Data;
+using WinDi.MigrationWorker;
+
+[assembly: AssemblyFixture(typeof(PostgresServer))]
+
+namespace WinDi.Tests.Infrastructure;
+
+/// <summary>
+/// A real PostgreSQL for the whole test run: the server named by WINDI_TEST_POSTGRES (a connection string
+/// whose user may create databases), or else a throwaway cluster started from the local installation.
+/// One database, migrated and seeded by the migration worker's own code, is shared; tests isolate their
+/// data by registering their own people.
+/// </summary>
+public sealed class PostgresServer : IAsyncLifetime
+{
+    private string? clusterDirectory;
+    private string? pgBin;
+
+    public string AdminConnectionString { get; private set; } = "";
+    public string ConnectionString { get; private set; } = "";
+
+    public async ValueTask InitializeAsync()
+    {
+        var external = Environment.GetEnvironmentVariable("WINDI_TEST_POSTGRES");
+        AdminConnectionString = string.IsNullOrWhiteSpace(external) ? await StartThrowawayClusterAsync() : external;
+        ConnectionString = await CreateDatabaseAsync("windi_tests");
+        await MigrateAsync(ConnectionString, seed: true);
+    }
+
+    /// <summary>A new, empty database on the same server (no schema).</summary>
+    public async Task<string> CreateDatabaseAsync(string prefix)
+    {
+        var name = $"{prefix}_{Guid.NewGuid():N}"[..40];
+        await using (var admin = new NpgsqlConnection(AdminConnectionString))
+        {
+            await admin.OpenAsync();
+            await using var create = new NpgsqlCommand($"CREATE DATABASE \"{name}\"", admin);
+            await create.ExecuteNonQueryAsync();
+        }
+        return new NpgsqlConnectionStringBuilder(AdminConnectionString) { Database = name }.ConnectionString;
+    }
+
+    /// <summary>Runs the migration worker's migrator in-process against <paramref name="connectionString"/>.</summary>
+    public static async Task MigrateAsync(string connectionString, bool seed)
+    {
+        var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true });
+        builder.Configuration["ConnectionStrings:windi"] = connectionString;
+        builder.AddWinDiDatabase();
+        builder.Services.AddSingleton(TimeProvider.System);
+        builder.Services.AddSingleton<DatabaseMigrator>();
+        using var host = builder.Build();
+        await host.Services.GetRequiredService<DatabaseMigrator>().RunAsync(seed, TimeSpan.FromSeconds(30), CancellationToken.None);
+    }
+
+    public async Task<T> ScalarAsync<T>(string sql, params object[] parameters)
+    {
+        await using var connection = new NpgsqlConnection(ConnectionString);
+        await connection.OpenAsync();
+        await using var command = new NpgsqlCommand(sql, connection);
+        foreach (var parameter in parameters)
+        {
+            command.Parameters.Add(new NpgsqlParameter { Value = parameter });
+        }
+        return (T)(await command.ExecuteScalarAsync())!;
+    }
+
+    private async Task<string> StartThrowawayClusterAsync()
+    {
+        pgBin = Directory.Exists("/usr/lib/postgresql")
+            ? Directory.GetDirectories("/usr/lib/postgresql").Select(v => Path.Combine(v, "bin"))
+                .Where(bin => File.Exists(Path.Combine(bin, "initdb"))).OrderByDescending(b => b, StringComparer.Ordinal).FirstOrDefault()
+            : null;
+        if (pgBin is null)
+        {
+            throw new InvalidOperationException(
+                "The tests need PostgreSQL: no server binaries were found under /usr/lib/postgresql/*/bin. " +
+                "Install PostgreSQL (Debian: apt-get install -y postgresql), or set WINDI_TEST_POSTGRES to the connection string " +
+                "of a server where the tests may create databases.");
+        }
+
+        clusterDirectory = Directory.CreateTempSubdirectory("windi-tests-pg-").FullName;
+        var asRoot = Environment.UserName == "root";
+        if (asRoot)
+        {
+            await RunAsync("chown", ["postgres:postgres", clusterDirectory]);
+        }
+        var port = FreePort();
+        var data = Path.Combine(clusterDirectory, "data");
+        await RunAsPostgresAsync(asRoot, Path.Combine(pgBin, "initdb"),
+            ["-D", data, "-U", "postgres", "--auth=trust", "-E", "UTF8", "--locale=C.UTF-8", "--no-sync"]);
+        // fsync and synchronous commit are off: this cluster is thrown away after the run.
+        await RunAsPostgresAsync(asRoot, Path.Combine(pgBin, "pg_ctl"),
+            ["-D", data, "-l", Path.Combine(clusterDirectory, "server.log"), "-w", "-o",
+             $"-c listen_addresses=127.0.0.1 -p {port} -k {clusterDirectory} -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=300",
+             "start"]);
+        return $"Host=127.0.0.1;Port={port};Username=postgres;Database=postgres;Pooling=false";
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        NpgsqlConnection.ClearAllPools();
+        if (clusterDirectory is null || pgBin is null)
+        {
+            return;
+        }
+        await RunAsPostgresAsync(Environment.UserName == "root", Path.Combine(pgBin, "pg_ctl"),
+            ["-D", Path.Combine(clusterDirectory, "data"), "-m", "immediate", "-w", "stop"]);
+        Directory.Delete(clusterDirectory, recursive: true);
+    }
+
+    private static Task RunAsPostgresAsync(bool asRoot, string program, string[] arguments) =>
+        asRoot ? RunAsync("runuser", ["-u", "postgres", "--", program, .. arguments]) : RunAsync(program, arguments);
+
+    private static async Task RunAsync(string program, string[] arguments)
+    {
+        var start = new ProcessStartInfo(program) { RedirectStandardOutput = true, RedirectStandardError = true };
+        foreach (var argument in arguments)
+        {
+            start.ArgumentList.Add(argument);
+        }
+        using var process = Process.Start(start)!;
+        var output = process.StandardOutput.ReadToEndAsync();
+        var error = process.StandardError.ReadToEndAsync();
+        await process.WaitForExitAsync();
+        if (process.ExitCode != 0)
+        {
+            throw new InvalidOperationException($"{program} {string.Join(' ', arguments)} failed ({process.ExitCode}): {await error}{await output}");
+        }
+    }
+
+    public static int FreePort()
+    {
+        using var listener = new TcpListener(System.Net.IPAddress.Loopback, 0);
+        listener.Start();
+        return ((System.Net.IPEndPoint)listener.LocalEndpoint).Port;
+    }
+}

@@ -1,0 +1,117 @@
+using System.Collections.Concurrent;
+using System.Net.Http.Headers;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Mvc.Testing;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+
+namespace WinDi.Tests.Infrastructure;
+
+/// <summary>
+/// The real API on real Kestrel (loopback, a free port) against the test PostgreSQL, configured only
+/// through the keys of DESIGN §2. Extra settings (limits) make a separate instance.
+/// </summary>
+public class WinDiApp : WebApplicationFactory<Program>
+{
+    public const string JwtSecret = "windi-tests-secret-0123456789-abcdefghijklmnop";
+
+    private readonly PostgresServer postgres;
+    private readonly IReadOnlyDictionary<string, string?> settings;
+
+    public WinDiApp(PostgresServer postgres, IReadOnlyDictionary<string, string?>? settings = null)
+    {
+        this.postgres = postgres;
+        this.settings = settings ?? new Dictionary<string, string?>();
+        UseKestrel(0);
+        StartServer();
+        BaseAddress = ClientOptions.BaseAddress;
+    }
+
+    public Uri BaseAddress { get; }
+
+    public PostgresServer Postgres => postgres;
+
+    /// <summary>Every log line the API wrote, formatted, at the levels its configuration lets through.</summary>
+    public ConcurrentQueue<string> Logs { get; } = new();
+
+    protected override void ConfigureWebHost(IWebHostBuilder builder)
+    {
+        builder.UseEnvironment("Production");
+        builder.UseSetting("ConnectionStrings:windi", postgres.ConnectionString);
+        builder.UseSetting("Jwt:Secret", JwtSecret);
+        builder.UseSetting("Limits:SendPerSecond", "1000");
+        builder.UseSetting("Limits:SendBurst", "1000");
+        foreach (var (key, value) in settings)
+        {
+            builder.UseSetting(key, value);
+        }
+        builder.ConfigureServices(services => services.AddLogging(logging => logging.AddProvider(new CapturingLoggerProvider(Logs))));
+    }
+
+    public HttpClient Anonymous() => new() { BaseAddress = BaseAddress };
+
+    public HttpClient Authorized(string token)
+    {
+        var client = Anonymous();
+        client.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", token);
+        return client;
+    }
+
+    /// <summary>Registers a new person with a unique email and logs them in through POST /token.</summary>
+    public async Task<TestUser> RegisterAsync(string? name = null)
+    {
+        var email = $"user.{Guid.NewGuid():N}@example.com";
+        const string password = "correct horse battery";
+        using var anonymous = Anonymous();
+        var registered = await anonymous.PostAsJsonAsync("/register", new { name = name ?? "Test Person", email, password });
+        Assert.Equal(HttpStatusCode.Created, registered.StatusCode);
+        var id = (await registered.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("id").GetInt64();
+        var token = await LoginAsync(email, password);
+        return new TestUser(id, name ?? "Test Person", email, password, token, Authorized(token), this);
+    }
+
+    public async Task<string> LoginAsync(string email, string password)
+    {
+        using var anonymous = Anonymous();
+        var response = await anonymous.PostAsync("/token", new FormUrlEncodedContent(new Dictionary<string, string> { ["username"] = email, ["password"] = password }));
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        return (await response.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("access_token").GetString()!;
+    }
+
+    public Uri WebSocketUri(string pathAndQuery) => new UriBuilder(BaseAddress) { Scheme = "ws", Path = "" }.Uri is var root
+        ? new Uri(root, pathAndQuery)
+        : throw new InvalidOperationException();
+
+    private sealed class CapturingLoggerProvider(ConcurrentQueue<string> lines) : ILoggerProvider
+    {
+        public ILogger CreateLogger(string categoryName) => new CapturingLogger(categoryName, lines);
+        public void Dispose() { }
+
+        private sealed class CapturingLogger(string category, ConcurrentQueue<string> lines) : ILogger
+        {
+            public IDisposable? BeginScope<TState>(TState state) where TState : notnull => null;
+            public bool IsEnabled(LogLevel logLevel) => true;
+            public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter) =>
+                lines.Enqueue($"{logLevel} {category}: {formatter(state, exception)} {state} {exception}");
+        }
+    }
+}
+
+/// <summary>The shared API instance for tests that need no special limits.</summary>
+public sealed class SharedApp(PostgresServer postgres) : IAsyncLifetime
+{
+    public WinDiApp App { get; private set; } = null!;
+
+    public ValueTask InitializeAsync()
+    {
+        App = new WinDiApp(postgres);
+        return ValueTask.CompletedTask;
+    }
+
+    public async ValueTask DisposeAsync() => await App.DisposeAsync();
+}
+
+public sealed record TestUser(long Id, string Name, string Email, string Password, string Token, HttpClient Http, WinDiApp App)
+{
+    public Task<WsClient> ConnectAsync() => WsClient.ConnectAsync(App, Token);
+}
