@@ -1,4 +1,5 @@
 using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.AspNetCore.Mvc;
 using Microsoft.EntityFrameworkCore;
 using WinDi.Api.Auth;
 using WinDi.Api.Data;
@@ -109,7 +110,7 @@ public static class ChatsApi
         return TypedResults.Ok(chat with { Members = members });
     }
 
-    private static async Task<Results<Ok<DetailResponse>, ProblemHttpResult>> AddUser(long id, long userId, CurrentUser me, WinDiDb db, CancellationToken ct)
+    private static async Task<Results<Ok<DetailResponse>, ProblemHttpResult>> AddUser(long id, [FromQuery(Name = "user_id")] long userId, CurrentUser me, WinDiDb db, CancellationToken ct)
     {
         var chat = await db.Chats.Where(c => c.Id == id)
             .Select(c => new { c.IsGroup, CallerIsMember = c.Members.Any(m => m.UserId == me.Id) })

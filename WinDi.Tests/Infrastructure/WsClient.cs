@@ -151,9 +151,9 @@ public sealed class WsClient : IAsyncDisposable
                 frames.Writer.TryWrite(JsonDocument.Parse(message.ToArray()).RootElement.Clone());
             }
         }
-        catch (WebSocketException)
+        catch (Exception e) when (e is WebSocketException or OperationCanceledException or ObjectDisposedException)
         {
-            // Aborted by the server or the network; CloseStatus stays null.
+            // Aborted by the server, the network or DisposeAsync; CloseStatus stays null.
         }
         finally
         {
