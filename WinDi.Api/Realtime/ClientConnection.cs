@@ -18,6 +18,7 @@ public sealed partial class ClientConnection : IAsyncDisposable
     private readonly int maxFrameBytes;
     private readonly ILogger logger;
     private readonly CancellationTokenSource closing = new();
+    private static readonly TimeSpan CloseHandshakeTimeout = TimeSpan.FromSeconds(5);
 
     public ClientConnection(WebSocket socket, long userId, LimitsOptions limits, ILogger logger)
     {
@@ -93,14 +94,19 @@ public sealed partial class ClientConnection : IAsyncDisposable
         await sending;
     }
 
-    /// <summary>Asks the send loop to close the socket after what is already queued.</summary>
+    /// <summary>
+    /// Asks the send loop to close the socket after what is already queued. The receive loop then waits
+    /// for the client's close reply, a few seconds at most: ending sooner would reset the connection and
+    /// could discard the close frame before the client reads it.
+    /// </summary>
     public void Close(WebSocketCloseStatus status, string description)
     {
         if (outbound.Writer.TryWrite(new Outbound(default, Close: (status, description))))
         {
             outbound.Writer.TryComplete();
+            closing.CancelAfter(CloseHandshakeTimeout);
         }
-        else
+        else if (socket.State is not (WebSocketState.CloseSent or WebSocketState.Closed))
         {
             socket.Abort();
         }
@@ -124,7 +130,10 @@ public sealed partial class ClientConnection : IAsyncDisposable
 
                 if (result.MessageType == WebSocketMessageType.Close)
                 {
-                    Close(WebSocketCloseStatus.NormalClosure, "Bye");
+                    if (socket.State == WebSocketState.CloseReceived)
+                    {
+                        Close(WebSocketCloseStatus.NormalClosure, "Bye");
+                    }
                     return;
                 }
                 if (length > maxFrameBytes)
@@ -143,20 +152,12 @@ public sealed partial class ClientConnection : IAsyncDisposable
     }
 
     /// <summary>
-    /// Reads and discards until the client answers our close frame (or a few seconds pass), so that
-    /// unread bytes do not make the TCP stack reset the connection before the close frame is read.
+    /// Reads and discards until the client answers our close frame (Close bounds the wait), so that unread
+    /// bytes do not make the TCP stack reset the connection before the client reads the close frame.
     /// </summary>
     private async Task DrainUntilClosedAsync(byte[] buffer, CancellationToken ct)
     {
-        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
-        timeout.CancelAfter(TimeSpan.FromSeconds(5));
-        try
-        {
-            while ((await socket.ReceiveAsync(buffer.AsMemory(), timeout.Token)).MessageType != WebSocketMessageType.Close)
-            {
-            }
-        }
-        catch (Exception e) when (e is OperationCanceledException or WebSocketException)
+        while ((await socket.ReceiveAsync(buffer.AsMemory(), ct)).MessageType != WebSocketMessageType.Close)
         {
         }
     }
@@ -187,10 +188,7 @@ public sealed partial class ClientConnection : IAsyncDisposable
         }
         catch (Exception e) when (e is OperationCanceledException or WebSocketException or ObjectDisposedException)
         {
-            // The connection is gone; the receive loop ends too.
-        }
-        finally
-        {
+            // The connection is gone; end the receive loop too.
             closing.Cancel();
         }
     }

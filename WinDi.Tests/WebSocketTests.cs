@@ -1,0 +1,431 @@
+using System.Net.WebSockets;
+using Microsoft.Extensions.DependencyInjection;
+using WinDi.Api.Data;
+using WinDi.Api.Messages;
+
+namespace WinDi.Tests;
+
+public sealed class WebSocketTests(SharedApp shared) : IClassFixture<SharedApp>
+{
+    private readonly WinDiApp app = shared.App;
+
+    [Fact]
+    public async Task APathTokenAndAQueryTokenBothOpenAConnection()
+    {
+        var ann = await app.RegisterAsync();
+        await using var byPath = await WsClient.ConnectAsync(app, ann.Token);
+        await using var byQuery = await WsClient.ConnectAsync(app, ann.Token, viaQuery: true);
+
+        await byPath.SendAsync("PING");
+        await byQuery.SendAsync("PING");
+
+        await byPath.ExpectAsync("PONG");
+        await byQuery.ExpectAsync("PONG");
+    }
+
+    [Theory]
+    [InlineData("/ws/not-a-token")]
+    [InlineData("/ws?access_token=not-a-token")]
+    [InlineData("/ws")]
+    public async Task AnInvalidTokenIsRefusedWith401BeforeTheUpgrade(string path)
+    {
+        var error = await Assert.ThrowsAsync<WebSocketException>(() => WsClient.ConnectAsync(app.WebSocketUri(path)));
+        Assert.Contains("401", error.Message);
+    }
+
+    [Fact]
+    public async Task AnExpiredTokenIsRefused()
+    {
+        var ann = await app.RegisterAsync();
+        var expired = Jwt.Sign(ann.Id, DateTime.UtcNow.AddMinutes(-5), WinDiApp.JwtSecret);
+        var error = await Assert.ThrowsAsync<WebSocketException>(() => WsClient.ConnectAsync(app, expired));
+        Assert.Contains("401", error.Message);
+    }
+
+    [Fact]
+    public async Task AConnectionIsClosedWith1008WhenItsTokenExpires()
+    {
+        var ann = await app.RegisterAsync();
+        await using var ws = await WsClient.ConnectAsync(app, Jwt.Sign(ann.Id, DateTime.UtcNow.AddSeconds(2), WinDiApp.JwtSecret));
+
+        await ws.Closed.WaitAsync(TimeSpan.FromSeconds(15));
+
+        Assert.Equal(WebSocketCloseStatus.PolicyViolation, ws.CloseStatus);
+    }
+
+    [Fact]
+    public async Task AMessageReachesEveryConnectionOfEveryMemberAndNoOneElse()
+    {
+        var ann = await app.RegisterAsync();
+        var bob = await app.RegisterAsync();
+        var outsider = await app.RegisterAsync();
+        var chatId = await ann.StartPrivateChatAsync(bob);
+        await using var annPhone = await ann.ConnectAsync();
+        await using var annLaptop = await ann.ConnectAsync();
+        await using var bobPhone = await bob.ConnectAsync();
+        await using var outsiderWs = await outsider.ConnectAsync();
+
+        await annPhone.SendMessageAsync(chatId, "hello bob", "hello-1");
+
+        foreach (var ws in new[] { annPhone, annLaptop, bobPhone })
+        {
+            var frame = await ws.ExpectAsync("NEW_MESSAGE");
+            Assert.Equal(chatId, frame.GetProperty("chat_id").GetInt64());
+            Assert.Equal(ann.Id, frame.GetProperty("sender_id").GetInt64());
+            Assert.Equal("hello bob", frame.GetProperty("text").GetString());
+            Assert.Equal("hello-1", frame.GetProperty("client_message_id").GetString());
+            Assert.False(frame.GetProperty("is_read").GetBoolean());
+            Assert.True(frame.GetProperty("id").GetInt64() > 0);
+            Assert.True(frame.GetProperty("timestamp").GetInt64() > 1_700_000_000);
+        }
+        await outsiderWs.ExpectNothingPendingAsync();
+        var history = await bob.GetJsonAsync($"/history/{chatId}");
+        Assert.Equal("hello bob", Assert.Single(history.EnumerateArray()).GetProperty("text").GetString());
+    }
+
+    [Fact]
+    public async Task SendingToAChatYouAreNotInOrThatDoesNotExistIsRefusedAndStoresNothing()
+    {
+        var ann = await app.RegisterAsync();
+        var bob = await app.RegisterAsync();
+        var outsider = await app.RegisterAsync();
+        var chatId = await ann.StartPrivateChatAsync(bob);
+        await using var ws = await outsider.ConnectAsync();
+        await using var bobWs = await bob.ConnectAsync();
+
+        await ws.SendMessageAsync(chatId, "let me in", "intrusion");
+        var notMember = await ws.ExpectErrorAsync("not_a_member");
+        await ws.SendMessageAsync(long.MaxValue, "anyone?", "nowhere");
+        var notFound = await ws.ExpectErrorAsync("chat_not_found");
+
+        Assert.Equal("intrusion", notMember.GetProperty("client_message_id").GetString());
+        Assert.Equal("nowhere", notFound.GetProperty("client_message_id").GetString());
+        await bobWs.ExpectNothingPendingAsync();
+        Assert.Equal(0L, await app.Postgres.ScalarAsync<long>("SELECT count(*) FROM messages WHERE sender_id = $1", outsider.Id));
+    }
+
+    [Theory]
+    [InlineData("this is not json", "invalid_json")]
+    [InlineData("[1, 2, 3]", "invalid_json")]
+    [InlineData("{\"command\": \"DANCE\"}", "unknown_command")]
+    [InlineData("{\"payload\": {}}", "unknown_command")]
+    [InlineData("{\"command\": \"SEND_MESSAGE\"}", "validation_failed")]
+    [InlineData("{\"command\": \"SEND_MESSAGE\", \"payload\": {\"chat_id\": \"one\", \"text\": \"x\", \"client_message_id\": \"c\"}}", "validation_failed")]
+    [InlineData("{\"command\": \"SEND_MESSAGE\", \"payload\": {\"chat_id\": 1, \"text\": \"\", \"client_message_id\": \"c\"}}", "validation_failed")]
+    [InlineData("{\"command\": \"SEND_MESSAGE\", \"payload\": {\"chat_id\": 1, \"text\": \"   \", \"client_message_id\": \"c\"}}", "validation_failed")]
+    [InlineData("{\"command\": \"SEND_MESSAGE\", \"payload\": {\"chat_id\": 1, \"text\": \"hi\"}}", "validation_failed")]
+    [InlineData("{\"command\": \"READ_MESSAGE\", \"payload\": {\"id\": \"x\"}}", "validation_failed")]
+    [InlineData("{\"command\": \"SYNC\", \"payload\": {\"after_id\": -1}}", "validation_failed")]
+    [InlineData("{\"command\": \"SYNC\", \"payload\": {\"after_id\": 0, \"limit\": 0}}", "validation_failed")]
+    public async Task ABadFrameGetsAnErrorAndTheConnectionStaysUsable(string frame, string code)
+    {
+        var ann = await app.RegisterAsync();
+        await using var ws = await ann.ConnectAsync();
+
+        await ws.SendRawAsync(frame);
+        await ws.ExpectErrorAsync(code);
+
+        await ws.SendAsync("PING");
+        await ws.ExpectAsync("PONG");
+    }
+
+    [Fact]
+    public async Task TextAndClientMessageIdLengthsAreEnforced()
+    {
+        var ann = await app.RegisterAsync();
+        var bob = await app.RegisterAsync();
+        var chatId = await ann.StartPrivateChatAsync(bob);
+        await using var ws = await ann.ConnectAsync();
+
+        await ws.SendMessageAsync(chatId, new string('x', 501), "too-long");
+        Assert.Equal("too-long", (await ws.ExpectErrorAsync("validation_failed")).GetProperty("client_message_id").GetString());
+        await ws.SendMessageAsync(chatId, "hi", new string('k', 101));
+        await ws.ExpectErrorAsync("validation_failed");
+        await ws.SendMessageAsync(chatId, "hi", "");
+        await ws.ExpectErrorAsync("validation_failed");
+
+        await ws.SendMessageAsync(chatId, new string('x', 500), new string('k', 100));
+        Assert.Equal(500, (await ws.ExpectAsync("NEW_MESSAGE")).GetProperty("text").GetString()!.Length);
+    }
+
+    [Fact]
+    public async Task ARepeatedClientMessageIdReturnsTheOriginalToTheSenderOnly()
+    {
+        var ann = await app.RegisterAsync();
+        var bob = await app.RegisterAsync();
+        var chatId = await ann.StartPrivateChatAsync(bob);
+        await using var annWs = await ann.ConnectAsync();
+        await using var annOther = await ann.ConnectAsync();
+        await using var bobWs = await bob.ConnectAsync();
+        await annWs.SendMessageAsync(chatId, "original", "same-key");
+        var original = await annWs.ExpectAsync("NEW_MESSAGE");
+        await annOther.ExpectAsync("NEW_MESSAGE");
+        await bobWs.ExpectAsync("NEW_MESSAGE");
+
+        await annWs.SendMessageAsync(chatId, "edited retry", "same-key");
+
+        var echo = await annWs.ExpectAsync("NEW_MESSAGE");
+        Assert.Equal(original.Id(), echo.Id());
+        Assert.Equal("original", echo.GetProperty("text").GetString());
+        await bobWs.ExpectNothingPendingAsync();
+        await annOther.ExpectNothingPendingAsync();
+    }
+
+    [Fact]
+    public async Task TwentyFiveParallelDuplicateSendsFromSeveralConnectionsStoreOneMessage()
+    {
+        var ann = await app.RegisterAsync();
+        var bob = await app.RegisterAsync();
+        var chatId = await ann.StartPrivateChatAsync(bob);
+        await using var bobWs = await bob.ConnectAsync();
+        var connections = await Task.WhenAll(Enumerable.Range(0, 5).Select(_ => ann.ConnectAsync()));
+
+        await Task.WhenAll(connections.SelectMany(ws => Enumerable.Range(0, 5).Select(_ => ws.SendMessageAsync(chatId, "only once", "dup-key"))));
+
+        var ids = new List<long>();
+        foreach (var ws in connections)
+        {
+            // Each connection hears each of its own five sends answered, plus at most one live delivery.
+            for (var i = 0; i < 5; i++)
+            {
+                ids.Add((await ws.ExpectAsync("NEW_MESSAGE")).Id());
+            }
+        }
+        Assert.Single(ids.Distinct());
+        Assert.Equal(ids[0], (await bobWs.ExpectAsync("NEW_MESSAGE")).Id());
+        await bobWs.ExpectNothingPendingAsync();
+        Assert.Equal(1L, await app.Postgres.ScalarAsync<long>("SELECT count(*) FROM messages WHERE sender_id = $1 AND client_message_id = 'dup-key'", ann.Id));
+        foreach (var ws in connections)
+        {
+            await ws.DisposeAsync();
+        }
+    }
+
+    [Fact]
+    public async Task ReadingAMessageTellsTheSenderAndTheMarkerNeverMovesBack()
+    {
+        var ann = await app.RegisterAsync();
+        var bob = await app.RegisterAsync();
+        var chatId = await ann.StartPrivateChatAsync(bob);
+        await using var annWs = await ann.ConnectAsync();
+        await using var bobWs = await bob.ConnectAsync();
+        await annWs.SendMessageAsync(chatId, "first");
+        var first = await annWs.ExpectAsync("NEW_MESSAGE");
+        await annWs.SendMessageAsync(chatId, "second");
+        var second = await annWs.ExpectAsync("NEW_MESSAGE");
+        await bobWs.ExpectAsync("NEW_MESSAGE");
+        await bobWs.ExpectAsync("NEW_MESSAGE");
+
+        await bobWs.SendAsync("READ_MESSAGE", new { id = second.Id() });
+
+        var receipt = await annWs.ExpectAsync("READ_MESSAGE");
+        Assert.Equal(second.Id(), receipt.Id());
+        Assert.Equal(chatId, receipt.GetProperty("chat_id").GetInt64());
+        Assert.Equal(bob.Id, receipt.GetProperty("reader_id").GetInt64());
+        Assert.True(receipt.GetProperty("is_read").GetBoolean());
+        await bobWs.ExpectNothingPendingAsync();
+
+        await bobWs.SendAsync("READ_MESSAGE", new { id = first.Id() });
+        await annWs.ExpectAsync("READ_MESSAGE");
+        var history = await ann.GetJsonAsync($"/history/{chatId}");
+        Assert.All(history.EnumerateArray(), m => Assert.True(m.GetProperty("is_read").GetBoolean()));
+        Assert.Equal(second.Id(), await app.Postgres.ScalarAsync<long>(
+            "SELECT last_read_message_id FROM chat_members WHERE chat_id = $1 AND user_id = $2", chatId, bob.Id));
+        Assert.Equal(0, (await bob.GetJsonAsync("/chats")).EnumerateArray().Single(c => c.Id() == chatId).GetProperty("unread_count").GetInt32());
+    }
+
+    [Fact]
+    public async Task AGroupReceiptSaysReadOnlyOnceEveryOtherMemberHasRead()
+    {
+        var ann = await app.RegisterAsync();
+        var bob = await app.RegisterAsync();
+        var cat = await app.RegisterAsync();
+        var group = await ann.CreateGroupAsync("Receipts", bob, cat);
+        await using var annWs = await ann.ConnectAsync();
+        await annWs.SendMessageAsync(group, "group news");
+        var message = await annWs.ExpectAsync("NEW_MESSAGE");
+        await using var bobWs = await bob.ConnectAsync();
+        await using var catWs = await cat.ConnectAsync();
+
+        await bobWs.SendAsync("READ_MESSAGE", new { id = message.Id() });
+        Assert.False((await annWs.ExpectAsync("READ_MESSAGE")).GetProperty("is_read").GetBoolean());
+        await catWs.SendAsync("READ_MESSAGE", new { id = message.Id() });
+        var last = await annWs.ExpectAsync("READ_MESSAGE");
+
+        Assert.Equal(cat.Id, last.GetProperty("reader_id").GetInt64());
+        Assert.True(last.GetProperty("is_read").GetBoolean());
+    }
+
+    [Fact]
+    public async Task ReadingIsRefusedForUnknownMessagesOtherPeoplesChatsAndYourOwnMessages()
+    {
+        var ann = await app.RegisterAsync();
+        var bob = await app.RegisterAsync();
+        var outsider = await app.RegisterAsync();
+        var chatId = await ann.StartPrivateChatAsync(bob);
+        var message = await ann.SendAsync(chatId, "private");
+        await using var outsiderWs = await outsider.ConnectAsync();
+        await using var annWs = await ann.ConnectAsync();
+
+        await outsiderWs.SendAsync("READ_MESSAGE", new { id = long.MaxValue });
+        Assert.Equal(long.MaxValue, (await outsiderWs.ExpectErrorAsync("message_not_found")).Id());
+        await outsiderWs.SendAsync("READ_MESSAGE", new { id = message.Id() });
+        Assert.Equal(message.Id(), (await outsiderWs.ExpectErrorAsync("not_a_member")).Id());
+        await annWs.SendAsync("READ_MESSAGE", new { id = message.Id() });
+        await annWs.ExpectErrorAsync("validation_failed");
+
+        Assert.False((await bob.GetJsonAsync($"/history/{chatId}"))[0].GetProperty("is_read").GetBoolean());
+    }
+
+    [Fact]
+    public async Task SyncAfterADisconnectReturnsExactlyWhatWasMissed()
+    {
+        var ann = await app.RegisterAsync();
+        var bob = await app.RegisterAsync();
+        var cat = await app.RegisterAsync();
+        var chatId = await ann.StartPrivateChatAsync(bob);
+        var otherChat = await ann.StartPrivateChatAsync(cat);
+        long lastSeen;
+        await using (var bobWs = await bob.ConnectAsync())
+        {
+            await ann.SendAsync(chatId, "while online");
+            lastSeen = (await bobWs.ExpectAsync("NEW_MESSAGE")).Id();
+        }
+
+        var missed = new List<long>();
+        for (var i = 0; i < 3; i++)
+        {
+            missed.Add((await ann.SendAsync(chatId, $"while offline {i}")).Id());
+            await ann.SendAsync(otherChat, "not for bob");
+        }
+        await using var back = await bob.ConnectAsync();
+        var (messages, done) = await back.SyncAsync(lastSeen);
+
+        Assert.Equal(missed, messages.Select(m => m.Id()));
+        Assert.All(messages, m => Assert.Equal(chatId, m.GetProperty("chat_id").GetInt64()));
+        Assert.Equal(missed[^1], done.GetProperty("last_id").GetInt64());
+        Assert.False(done.GetProperty("has_more").GetBoolean());
+    }
+
+    [Fact]
+    public async Task SyncPagesWithHasMoreAndLastId()
+    {
+        var ann = await app.RegisterAsync();
+        var bob = await app.RegisterAsync();
+        var chatId = await ann.StartPrivateChatAsync(bob);
+        var ids = new List<long>();
+        for (var i = 0; i < 5; i++)
+        {
+            ids.Add((await ann.SendAsync(chatId, $"m{i}")).Id());
+        }
+        await using var ws = await bob.ConnectAsync();
+
+        var (first, firstDone) = await ws.SyncAsync(ids[0] - 1, limit: 3);
+        var (rest, restDone) = await ws.SyncAsync(firstDone.GetProperty("last_id").GetInt64(), limit: 3);
+        var (none, noneDone) = await ws.SyncAsync(restDone.GetProperty("last_id").GetInt64());
+
+        Assert.Equal(ids[..3], first.Select(m => m.Id()));
+        Assert.True(firstDone.GetProperty("has_more").GetBoolean());
+        Assert.Equal(ids[3..], rest.Select(m => m.Id()));
+        Assert.False(restDone.GetProperty("has_more").GetBoolean());
+        Assert.Empty(none);
+        Assert.Equal(ids[^1], noneDone.GetProperty("last_id").GetInt64());
+    }
+
+    [Fact]
+    public async Task SyncNeverSkipsAMessageWhileManyAreBeingSentAtOnce()
+    {
+        var ann = await app.RegisterAsync();
+        var group = await ann.CreateGroupAsync("Busy");
+        var senders = new List<TestUser>();
+        for (var i = 0; i < 6; i++)
+        {
+            var sender = await app.RegisterAsync();
+            await ann.Http.PostAsync($"/chats/{group}/add-user?user_id={sender.Id}", null);
+            senders.Add(sender);
+        }
+        var synced = new List<long>();
+        var sending = Task.WhenAll(senders.Select(async sender =>
+        {
+            await using var ws = await sender.ConnectAsync();
+            for (var i = 0; i < 30; i++)
+            {
+                await ws.SendMessageAsync(group, $"burst {i}");
+            }
+            // Drain until this sender has seen its own 30 echoes.
+            var own = 0;
+            while (own < 30)
+            {
+                var frame = await ws.ExpectAsync("NEW_MESSAGE");
+                if (frame.GetProperty("sender_id").GetInt64() == sender.Id) own++;
+            }
+        }));
+
+        // A client that keeps catching up from the last id it holds, with SYNC's own query, while sends
+        // commit concurrently. (A member's connection would also get the live frames, mixed in.)
+        var lastId = 0L;
+        async Task CatchUpAsync()
+        {
+            await using var scope = app.Services.CreateAsyncScope();
+            var db = scope.ServiceProvider.GetRequiredService<WinDiDb>();
+            var (page, _) = await MessageStore.SyncAsync(db, ann.Id, lastId, 500, CancellationToken.None);
+            synced.AddRange(page.Select(m => m.Id));
+            lastId = page.Count > 0 ? page[^1].Id : lastId;
+        }
+        while (!sending.IsCompleted)
+        {
+            await CatchUpAsync();
+        }
+        await sending;
+        await CatchUpAsync();
+
+        var stored = (await ann.GetJsonAsync($"/history/{group}?limit=100&offset=100")).EnumerateArray().Select(m => m.Id())
+            .Concat((await ann.GetJsonAsync($"/history/{group}?limit=100")).EnumerateArray().Select(m => m.Id())).ToList();
+        Assert.Equal(180, stored.Count);
+        Assert.Equal(stored.Order(), synced);
+    }
+
+    [Fact]
+    public async Task SomeoneWhoLeftAGroupStopsReceivingIt()
+    {
+        var ann = await app.RegisterAsync();
+        var cat = await app.RegisterAsync();
+        var group = await ann.CreateGroupAsync("Farewell", cat);
+        await using var catWs = await cat.ConnectAsync();
+        var before = await ann.SendAsync(group, "before leaving");
+        await catWs.ExpectAsync("NEW_MESSAGE");
+
+        await cat.Http.DeleteAsync($"/chats/{group}/exit");
+        await ann.SendAsync(group, "after leaving");
+
+        await catWs.ExpectNothingPendingAsync();
+        var (missed, _) = await catWs.SyncAsync(before.Id());
+        Assert.Empty(missed);
+        await catWs.SendMessageAsync(group, "can I still post?");
+        await catWs.ExpectErrorAsync("not_a_member");
+    }
+
+    [Fact]
+    public async Task AFrameLargerThan16KiBClosesTheSocketWith1009()
+    {
+        var ann = await app.RegisterAsync();
+        await using var ws = await ann.ConnectAsync();
+        await ws.SendRawAsync($"{{\"command\":\"PING\",\"pad\":\"{new string('x', 16 * 1024 - 30)}\"}}");
+        await ws.ExpectAsync("PONG");
+
+        await ws.SendBytesAsync(new byte[16 * 1024 + 1]);
+
+        await ws.Closed.WaitAsync(TimeSpan.FromSeconds(10));
+        Assert.Equal(WebSocketCloseStatus.MessageTooBig, ws.CloseStatus);
+    }
+
+    [Fact]
+    public async Task PingIsAnsweredWithPong()
+    {
+        var ann = await app.RegisterAsync();
+        await using var ws = await ann.ConnectAsync();
+        await ws.SendAsync("PING");
+        var pong = await ws.ExpectAsync("PONG");
+        Assert.Single(pong.EnumerateObject());
+    }
+}
