@@ -17,11 +17,13 @@ public class WinDiApp : WebApplicationFactory<Program>
 
     private readonly PostgresServer postgres;
     private readonly IReadOnlyDictionary<string, string?> settings;
+    private readonly Action<IServiceCollection>? configureServices;
 
-    public WinDiApp(PostgresServer postgres, IReadOnlyDictionary<string, string?>? settings = null)
+    public WinDiApp(PostgresServer postgres, IReadOnlyDictionary<string, string?>? settings = null, Action<IServiceCollection>? configureServices = null)
     {
         this.postgres = postgres;
         this.settings = settings ?? new Dictionary<string, string?>();
+        this.configureServices = configureServices;
         UseKestrel(0);
         StartServer();
         BaseAddress = ClientOptions.BaseAddress;
@@ -44,6 +46,10 @@ public class WinDiApp : WebApplicationFactory<Program>
         foreach (var (key, value) in settings)
         {
             builder.UseSetting(key, value);
+        }
+        if (configureServices is not null)
+        {
+            builder.ConfigureServices(configureServices);
         }
         builder.ConfigureLogging(logging => logging.ClearProviders().AddProvider(new CapturingLoggerProvider(Logs)));
     }
