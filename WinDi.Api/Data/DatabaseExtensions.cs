@@ -14,7 +14,7 @@ public static class DatabaseExtensions
     public const string ConnectionName = "windi";
 
     /// <summary>
-    /// What Aspire's AddNpgsqlDbContext adds (pooled context, retries, health check, tracing, metrics),
+    /// What Aspire's AddNpgsqlDbContext adds (pooled context, retries, a health check, tracing, metrics),
     /// built from the plain Npgsql packages because Aspire's client packages are not available here.
     /// The connection string is read from ConnectionStrings:windi when first needed and validated on start.
     /// </summary>
@@ -39,7 +39,8 @@ public static class DatabaseExtensions
             .UseNpgsql(services.GetRequiredService<NpgsqlDataSource>(), npgsql => npgsql.EnableRetryOnFailure())
             .UseSnakeCaseNamingConvention());
 
-        builder.Services.AddHealthChecks().AddDbContextCheck<WinDiDb>(nameof(WinDiDb));
+        // One quick query on the shared data source, without EF's retries: a readiness probe must answer fast.
+        builder.Services.AddHealthChecks().AddNpgSql(services => services.GetRequiredService<NpgsqlDataSource>(), name: "postgres", timeout: TimeSpan.FromSeconds(5));
         builder.Services.AddOpenTelemetry()
             .WithTracing(tracing => tracing.AddNpgsql())
             .WithMetrics(metrics => metrics.AddMeter("Npgsql"));

@@ -98,7 +98,7 @@ public sealed class PostgresServer : IAsyncLifetime
             ["-D", data, "-l", Path.Combine(clusterDirectory, "server.log"), "-w", "-o",
              $"-c listen_addresses=127.0.0.1 -p {port} -k {clusterDirectory} -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=300",
              "start"]);
-        return $"Host=127.0.0.1;Port={port};Username=postgres;Database=postgres;Pooling=false";
+        return $"Host=127.0.0.1;Port={port};Username=postgres;Database=postgres";
     }
 
     public async ValueTask DisposeAsync()

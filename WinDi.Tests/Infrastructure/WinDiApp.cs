@@ -97,8 +97,16 @@ public class WinDiApp : WebApplicationFactory<Program>
         {
             public IDisposable? BeginScope<TState>(TState state) where TState : notnull => null;
             public bool IsEnabled(LogLevel logLevel) => true;
-            public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter) =>
-                lines.Enqueue($"{logLevel} {category}: {formatter(state, exception)} {state} {exception}");
+            public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter)
+            {
+                var line = $"{logLevel} {category}: {formatter(state, exception)} {state} {exception}";
+                lines.Enqueue(line);
+                if (logLevel >= LogLevel.Error)
+                {
+                    // Shown with the failing test's output, so a CI failure explains itself.
+                    Console.Error.WriteLine(line);
+                }
+            }
         }
     }
 }
