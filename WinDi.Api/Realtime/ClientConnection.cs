@@ -17,8 +17,13 @@ public sealed partial class ClientConnection : IAsyncDisposable
     private readonly TokenBucketRateLimiter sendLimiter;
     private readonly int maxFrameBytes;
     private readonly ILogger logger;
-    private readonly CancellationTokenSource closing = new();
+    private const int Open = 0, Overflowed = 1, Closed = 2;
     private static readonly TimeSpan CloseHandshakeTimeout = TimeSpan.FromSeconds(5);
+
+    // Never disposed: a delivery from another connection's send may still cancel it after this
+    // connection ends. It holds no timer beyond the close handshake's few seconds.
+    private readonly CancellationTokenSource closing = new();
+    private int state = Open;
 
     public ClientConnection(WebSocket socket, long userId, LimitsOptions limits, ILogger logger)
     {
@@ -44,7 +49,10 @@ public sealed partial class ClientConnection : IAsyncDisposable
     public Guid Id { get; } = Guid.NewGuid();
     public long UserId { get; }
 
-    /// <summary>Queues a live event; aborts the connection when its queue is full.</summary>
+    /// <summary>
+    /// Queues a live event and never throws: it runs on the sender's path. A full queue aborts this
+    /// connection; a connection that is already closing just drops the frame.
+    /// </summary>
     public void Enqueue(ReadOnlyMemory<byte> frame)
     {
         if (outbound.Writer.TryWrite(new Outbound(frame)))
@@ -52,7 +60,7 @@ public sealed partial class ClientConnection : IAsyncDisposable
             Telemetry.FramesDelivered.Add(1);
             return;
         }
-        if (!closing.IsCancellationRequested)
+        if (Interlocked.CompareExchange(ref state, Overflowed, Open) == Open)
         {
             Log.QueueOverflow(logger, Id, UserId);
             Telemetry.ConnectionsOverflowed.Add(1);
@@ -207,8 +215,9 @@ public sealed partial class ClientConnection : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
+        Interlocked.CompareExchange(ref state, Closed, Open);
+        outbound.Writer.TryComplete();
         await closing.CancelAsync();
-        closing.Dispose();
         await sendLimiter.DisposeAsync();
     }
 

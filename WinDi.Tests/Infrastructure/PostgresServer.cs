@@ -35,7 +35,7 @@ public sealed class PostgresServer : IAsyncLifetime
     /// <summary>A new, empty database on the same server (no schema).</summary>
     public async Task<string> CreateDatabaseAsync(string prefix)
     {
-        var name = $"{prefix}_{Guid.NewGuid():N}"[..40];
+        var name = $"{prefix}_{Guid.NewGuid():N}";
         await using (var admin = new NpgsqlConnection(AdminConnectionString))
         {
             await admin.OpenAsync();
