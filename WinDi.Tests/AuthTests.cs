@@ -83,6 +83,14 @@ public sealed class AuthTests(SharedApp shared) : IClassFixture<SharedApp>
     }
 
     [Fact]
+    public async Task ARequestBodyOver64KiBIsRefused()
+    {
+        using var http = app.Anonymous();
+        var response = await http.PostAsJsonAsync("/register", new { name = "Big", email = "big@example.com", password = new string('x', 70_000) });
+        await response.AssertProblemAsync(HttpStatusCode.RequestEntityTooLarge);
+    }
+
+    [Fact]
     public async Task LoggingInGivesABearerTokenThatOpensUsersMe()
     {
         var user = await app.RegisterAsync("Token Holder");
