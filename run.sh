@@ -55,6 +55,10 @@ start_private_postgres() {
   else
     pg_data=""  # already running (another ./run.sh?): leave it alone on exit
   fi
+  # The worker could create it too, but EF logs a failed connection before doing so.
+  if ! as_postgres "$pg_bin/psql" -h 127.0.0.1 -p "$pg_port" -U postgres -Atqc "SELECT 1 FROM pg_database WHERE datname = 'windi'" | grep -q 1; then
+    as_postgres "$pg_bin/psql" -h 127.0.0.1 -p "$pg_port" -U postgres -qc "CREATE DATABASE windi" >/dev/null
+  fi
   export ConnectionStrings__windi="Host=127.0.0.1;Port=$pg_port;Database=windi;Username=postgres"
 }
 

@@ -208,11 +208,7 @@ public sealed class ChatsTests(SharedApp shared) : IClassFixture<SharedApp>
         var late = await app.RegisterAsync();
         var group = await owner.CreateGroupAsync("Receipts", first);
         var message = await owner.SendAsync(group, "before you joined");
-        await using (var ws = await first.ConnectAsync())
-        {
-            await ws.SendAsync("READ_MESSAGE", new { id = message.Id() });
-            await ws.ExpectNothingPendingAsync();
-        }
+        await first.MarkReadAsync(message.Id());
 
         await owner.Http.PostAsync($"/chats/{group}/add-user?user_id={late.Id}", null);
 

@@ -104,17 +104,9 @@ public sealed class HistoryTests(SharedApp shared) : IClassFixture<SharedApp>
         async Task<bool> IsRead() => (await ann.GetJsonAsync($"/history/{group}"))[0].GetProperty("is_read").GetBoolean();
 
         Assert.False(await IsRead());
-        await using (var ws = await bob.ConnectAsync())
-        {
-            await ws.SendAsync("READ_MESSAGE", new { id = message.Id() });
-            await ws.ExpectNothingPendingAsync();
-        }
+        await bob.MarkReadAsync(message.Id());
         Assert.False(await IsRead());
-        await using (var ws = await cat.ConnectAsync())
-        {
-            await ws.SendAsync("READ_MESSAGE", new { id = message.Id() });
-            await ws.ExpectNothingPendingAsync();
-        }
+        await cat.MarkReadAsync(message.Id());
         Assert.True(await IsRead());
     }
 
@@ -126,11 +118,7 @@ public sealed class HistoryTests(SharedApp shared) : IClassFixture<SharedApp>
         var cat = await app.RegisterAsync();
         var group = await ann.CreateGroupAsync("Shrinking", bob, cat);
         var message = await ann.SendAsync(group, "who read this?");
-        await using (var ws = await bob.ConnectAsync())
-        {
-            await ws.SendAsync("READ_MESSAGE", new { id = message.Id() });
-            await ws.ExpectNothingPendingAsync();
-        }
+        await bob.MarkReadAsync(message.Id());
 
         await cat.Http.DeleteAsync($"/chats/{group}/exit");
 

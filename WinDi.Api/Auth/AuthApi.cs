@@ -17,6 +17,7 @@ public static class AuthApi
     public const int MinPasswordLength = 6;
     public const int MaxPasswordLength = 128;
     private const int MaxEmailLength = 254;
+    private const string EmailTaken = "An account with this email already exists.";
 
     public static IEndpointRouteBuilder MapAuth(this IEndpointRouteBuilder routes)
     {
@@ -53,7 +54,12 @@ public static class AuthApi
             return errors.ToResult();
         }
 
-        var user = new User { Name = name, Email = email, NormalizedEmail = User.Normalize(email), PasswordHash = "" };
+        var normalizedEmail = User.Normalize(email);
+        if (await db.Users.AnyAsync(u => u.NormalizedEmail == normalizedEmail, ct))
+        {
+            return Problems.Conflict(EmailTaken);
+        }
+        var user = new User { Name = name, Email = email, NormalizedEmail = normalizedEmail, PasswordHash = "" };
         user.PasswordHash = hasher.HashPassword(user, password);
         db.Users.Add(user);
         try
@@ -62,7 +68,8 @@ public static class AuthApi
         }
         catch (DbUpdateException e) when (e.IsUniqueViolation())
         {
-            return Problems.Conflict("An account with this email already exists.");
+            // A parallel registration of the same email won: the unique index decided.
+            return Problems.Conflict(EmailTaken);
         }
         AuthLog.Registered(logger, user.Id);
         return TypedResults.Created($"/users/{user.Id}", new UserDto(user.Id, user.Email, user.Name));

@@ -16,6 +16,8 @@ public sealed class InProcessRelay(ConnectionRegistry connections) : IEventRelay
 {
     public ValueTask PublishAsync(RealtimeEvent realtimeEvent, CancellationToken ct)
     {
+        using var activity = Telemetry.Source.StartActivity("relay publish");
+        activity?.SetTag("windi.recipients", realtimeEvent.UserIds.Count);
         connections.Deliver(realtimeEvent);
         return ValueTask.CompletedTask;
     }

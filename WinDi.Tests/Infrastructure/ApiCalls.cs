@@ -38,6 +38,14 @@ public static class ApiCalls
         return await ws.ExpectAsync("NEW_MESSAGE");
     }
 
+    /// <summary>Marks a message read over a fresh connection and waits until the server has handled it.</summary>
+    public static async Task MarkReadAsync(this TestUser reader, long messageId)
+    {
+        await using var ws = await reader.ConnectAsync();
+        await ws.SendAsync("READ_MESSAGE", new { id = messageId });
+        await ws.ExpectNothingPendingAsync(TimeSpan.Zero);
+    }
+
     /// <summary>Asserts an RFC 9457 problem document with a human detail, and returns it.</summary>
     public static async Task<JsonElement> AssertProblemAsync(this HttpResponseMessage response, HttpStatusCode status)
     {
