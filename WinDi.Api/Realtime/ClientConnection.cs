@@ -109,6 +109,7 @@ public sealed partial class ClientConnection : IAsyncDisposable
     /// </summary>
     public void Close(WebSocketCloseStatus status, string description)
     {
+        Interlocked.CompareExchange(ref state, Closed, Open);
         if (outbound.Writer.TryWrite(new Outbound(default, Close: (status, description))))
         {
             outbound.Writer.TryComplete();
@@ -147,6 +148,10 @@ public sealed partial class ClientConnection : IAsyncDisposable
                 if (length > maxFrameBytes)
                 {
                     Close(WebSocketCloseStatus.MessageTooBig, $"Frames are limited to {maxFrameBytes} bytes.");
+                }
+                if (Volatile.Read(ref state) != Open)
+                {
+                    // Closing (token expired, frame too big, overflow): nothing more is handled.
                     await DrainUntilClosedAsync(buffer, ct);
                     return;
                 }
