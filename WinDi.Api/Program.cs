@@ -27,11 +27,11 @@ builder.Services.ConfigureHttpJsonOptions(options => options.SerializerOptions.P
 builder.Services.AddWinDiProblemDetails();
 builder.WebHost.ConfigureKestrel(kestrel => kestrel.Limits.MaxRequestBodySize = 64 * 1024);
 
-// Limits, JWT authentication, the WebSocket gateway.
+// Limits, JWT authentication, the WebSocket gateway (relayed over Redis when ConnectionStrings__redis is set).
 builder.Services.AddOptions<LimitsOptions>().BindConfiguration(LimitsOptions.Section).ValidateDataAnnotations().ValidateOnStart();
 builder.Services.AddSingleton(TimeProvider.System);
 builder.Services.AddWinDiAuth();
-builder.Services.AddRealtime();
+builder.AddRealtime();
 
 // API docs: /openapi/v1.json, /scalar, /docs.
 builder.Services.AddOpenApi(options => options

@@ -5,7 +5,7 @@ public sealed record RealtimeEvent(IReadOnlyList<long> UserIds, ReadOnlyMemory<b
 
 /// <summary>
 /// Carries events, after their data has committed, to every API node that may hold a connection of the
-/// users concerned. One node: <see cref="InProcessRelay"/>. Several nodes: a Redis pub/sub implementation.
+/// users concerned. One node: <see cref="InProcessRelay"/>. Several nodes: <see cref="RedisRelay"/>.
 /// </summary>
 public interface IEventRelay
 {

@@ -12,13 +12,26 @@ public static partial class RealtimeApi
     public const string TokenRouteValue = "token";
     public const string TokenQueryParameter = "access_token";
 
-    public static IServiceCollection AddRealtime(this IServiceCollection services)
+    /// <summary>
+    /// The gateway and its relay: Redis pub/sub when ConnectionStrings:redis is set (several replicas),
+    /// otherwise in-process (a single node).
+    /// </summary>
+    public static IHostApplicationBuilder AddRealtime(this IHostApplicationBuilder builder)
     {
-        services.AddSingleton<ConnectionRegistry>();
-        services.AddSingleton<IEventRelay, InProcessRelay>();
-        services.AddSingleton<MessageStore>();
-        services.AddSingleton<CommandHandler>();
-        return services;
+        builder.Services.AddSingleton<ConnectionRegistry>();
+        builder.Services.AddSingleton<MessageStore>();
+        builder.Services.AddSingleton<CommandHandler>();
+        if (builder.AddRedis())
+        {
+            builder.Services.AddSingleton<RedisRelay>();
+            builder.Services.AddSingleton<IEventRelay>(services => services.GetRequiredService<RedisRelay>());
+            builder.Services.AddHostedService(services => services.GetRequiredService<RedisRelay>());
+        }
+        else
+        {
+            builder.Services.AddSingleton<IEventRelay, InProcessRelay>();
+        }
+        return builder;
     }
 
     /// <summary>

@@ -1,0 +1,117 @@
+using StackExchange.Redis;
+
+namespace WinDi.Api.Realtime;
+
+/// <summary>
+/// Relays events between API replicas over one Redis pub/sub channel (the layout and its measurements are in
+/// the README). An event is delivered to this node's connections at once, then published without waiting;
+/// every other replica delivers it to its own connections of the recipients. Redis is never on the path
+/// of a send: when it is down, publishing fails fast, this node's clients still get everything, the others
+/// catch up with SYNC, and the subscription comes back by itself when Redis does.
+/// </summary>
+public sealed partial class RedisRelay(IConnectionMultiplexer redis, ConnectionRegistry connections, ILogger<RedisRelay> logger)
+    : BackgroundService, IEventRelay
+{
+    public const string ChannelName = "windi:events";
+    private static readonly RedisChannel Channel = RedisChannel.Literal(ChannelName);
+
+    private readonly Guid node = Guid.NewGuid();
+    private readonly TaskCompletionSource subscribed = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private int publishFailuresLogged;
+
+    /// <summary>Completes once this node receives other nodes' events.</summary>
+    public Task Subscribed => subscribed.Task;
+
+    public ValueTask PublishAsync(RealtimeEvent realtimeEvent, CancellationToken ct)
+    {
+        using var activity = Telemetry.Source.StartActivity("relay publish");
+        activity?.SetTag("windi.recipients", realtimeEvent.UserIds.Count);
+        connections.Deliver(realtimeEvent);
+        _ = PublishToOtherNodesAsync(RelayEnvelope.Encode(node, realtimeEvent));
+        return ValueTask.CompletedTask;
+    }
+
+    private async Task PublishToOtherNodesAsync(byte[] envelope)
+    {
+        try
+        {
+            await redis.GetSubscriber().PublishAsync(Channel, envelope);
+            Telemetry.RelayPublished.Add(1);
+            Interlocked.Exchange(ref publishFailuresLogged, 0);
+        }
+        catch (Exception e) when (e is RedisException or TimeoutException or ObjectDisposedException)
+        {
+            Telemetry.RelayPublishFailures.Add(1);
+            // One warning per outage, not one per message.
+            if (Interlocked.Exchange(ref publishFailuresLogged, 1) == 0)
+            {
+                Log.PublishFailed(logger, e);
+            }
+        }
+    }
+
+    /// <summary>
+    /// Subscribes once Redis answers (it may be down at start). After that StackExchange.Redis restores the
+    /// subscription on every reconnect. Messages are handled one at a time, in order, and handling never
+    /// blocks: delivery only queues frames.
+    /// </summary>
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        var ct = stoppingToken;
+        while (!ct.IsCancellationRequested)
+        {
+            try
+            {
+                var queue = await redis.GetSubscriber().SubscribeAsync(Channel);
+                queue.OnMessage(Receive);
+                subscribed.TrySetResult();
+                Log.Subscribed(logger, ChannelName);
+                return;
+            }
+            catch (Exception e) when (e is RedisException or TimeoutException)
+            {
+                Log.SubscribeFailed(logger, e);
+                await Task.Delay(TimeSpan.FromSeconds(1), ct).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+            }
+        }
+    }
+
+    private void Receive(ChannelMessage message)
+    {
+        try
+        {
+            var (origin, realtimeEvent) = RelayEnvelope.Decode((byte[])message.Message!);
+            if (origin == node)
+            {
+                return;
+            }
+            Telemetry.RelayReceived.Add(1);
+            connections.Deliver(realtimeEvent);
+        }
+        catch (FormatException e)
+        {
+            Log.MalformedEnvelope(logger, e);
+        }
+    }
+
+    public override async Task StopAsync(CancellationToken cancellationToken)
+    {
+        await base.StopAsync(cancellationToken);
+        await redis.GetSubscriber().UnsubscribeAsync(Channel).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+    }
+
+    private static partial class Log
+    {
+        [LoggerMessage(Level = LogLevel.Information, Message = "Relaying events through Redis channel {Channel}")]
+        public static partial void Subscribed(ILogger logger, string channel);
+
+        [LoggerMessage(Level = LogLevel.Warning, Message = "Cannot subscribe to Redis yet; retrying")]
+        public static partial void SubscribeFailed(ILogger logger, Exception exception);
+
+        [LoggerMessage(Level = LogLevel.Warning, Message = "Publishing to Redis failed: other replicas miss events until it returns (their clients catch up with SYNC)")]
+        public static partial void PublishFailed(ILogger logger, Exception exception);
+
+        [LoggerMessage(Level = LogLevel.Error, Message = "Dropped a malformed relay envelope")]
+        public static partial void MalformedEnvelope(ILogger logger, Exception exception);
+    }
+}

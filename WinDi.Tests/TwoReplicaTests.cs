@@ -1,0 +1,126 @@
+namespace WinDi.Tests;
+
+public sealed class TwoReplicaTests(TwoReplicas replicas) : IClassFixture<TwoReplicas>
+{
+    private readonly WinDiApp a = replicas.A;
+    private readonly WinDiApp b = replicas.B;
+
+    [Fact]
+    public async Task AMessageSentOnOneReplicaReachesEveryConnectionOnBothExactlyOnce()
+    {
+        var ann = await a.RegisterAsync();
+        var bob = (await a.RegisterAsync()).On(b);
+        var chatId = await ann.StartPrivateChatAsync(bob);
+        await using var annOnA = await ann.ConnectAsync();
+        await using var annOnB = await ann.On(b).ConnectAsync();
+        await using var bobOnB = await bob.ConnectAsync();
+
+        await annOnA.SendMessageAsync(chatId, "across replicas", "cross-1");
+
+        foreach (var ws in new[] { annOnA, annOnB, bobOnB })
+        {
+            var frame = await ws.ExpectAsync("NEW_MESSAGE");
+            Assert.Equal("across replicas", frame.GetProperty("text").GetString());
+            await ws.ExpectNothingPendingAsync();
+        }
+    }
+
+    [Fact]
+    public async Task AReadReceiptCrossesReplicas()
+    {
+        var ann = await a.RegisterAsync();
+        var bob = (await a.RegisterAsync()).On(b);
+        var chatId = await ann.StartPrivateChatAsync(bob);
+        await using var annOnA = await ann.ConnectAsync();
+        await using var bobOnB = await bob.ConnectAsync();
+        await annOnA.SendMessageAsync(chatId, "read me from B");
+        var message = await bobOnB.ExpectAsync("NEW_MESSAGE");
+        await annOnA.ExpectAsync("NEW_MESSAGE");
+
+        await bobOnB.SendAsync("READ_MESSAGE", new { id = message.Id() });
+
+        var receipt = await annOnA.ExpectAsync("READ_MESSAGE");
+        Assert.Equal(message.Id(), receipt.Id());
+        Assert.Equal(bob.Id, receipt.GetProperty("reader_id").GetInt64());
+        Assert.True(receipt.GetProperty("is_read").GetBoolean());
+    }
+
+    [Fact]
+    public async Task SomeoneWhoLeftAGroupOnOneReplicaStopsReceivingItOnTheOther()
+    {
+        var ann = await a.RegisterAsync();
+        var cat = await a.RegisterAsync();
+        var group = await ann.CreateGroupAsync("Cross exit", cat);
+        await using var catOnB = await cat.On(b).ConnectAsync();
+        await using var annOnA = await ann.ConnectAsync();
+        await annOnA.SendMessageAsync(group, "still here?");
+        await catOnB.ExpectAsync("NEW_MESSAGE");
+
+        Assert.Equal(HttpStatusCode.OK, (await cat.Http.DeleteAsync($"/chats/{group}/exit")).StatusCode);
+        await annOnA.SendMessageAsync(group, "gone");
+
+        await annOnA.ExpectAsync("NEW_MESSAGE");
+        await annOnA.ExpectAsync("NEW_MESSAGE");
+        await catOnB.ExpectNothingPendingAsync();
+    }
+
+    [Fact]
+    public async Task SyncOnOneReplicaReturnsWhatWasSentThroughTheOther()
+    {
+        var ann = await a.RegisterAsync();
+        var bob = await a.RegisterAsync();
+        var chatId = await ann.StartPrivateChatAsync(bob);
+        var sent = new List<long>();
+        for (var i = 0; i < 3; i++)
+        {
+            sent.Add((await ann.SendAsync(chatId, $"offline {i}")).Id());
+        }
+
+        await using var bobOnB = await bob.On(b).ConnectAsync();
+        var (messages, done) = await bobOnB.SyncAsync(sent[0] - 1);
+
+        Assert.Equal(sent, messages.Select(m => m.Id()));
+        Assert.Equal(sent[^1], done.GetProperty("last_id").GetInt64());
+    }
+
+    [Fact]
+    public async Task ParallelDuplicateSendsSplitOverBothReplicasStoreOneMessage()
+    {
+        var ann = await a.RegisterAsync();
+        var bob = await a.RegisterAsync();
+        var chatId = await ann.StartPrivateChatAsync(bob);
+        await using var bobOnA = await bob.ConnectAsync();
+        var senders = new List<WsClient>();
+        for (var i = 0; i < 6; i++)
+        {
+            senders.Add(await ann.On(i % 2 == 0 ? a : b).ConnectAsync());
+        }
+
+        await Task.WhenAll(senders.SelectMany(ws => Enumerable.Range(0, 4).Select(_ => ws.SendMessageAsync(chatId, "once across replicas", "split-dup"))));
+
+        var echoes = new List<long>();
+        foreach (var ws in senders)
+        {
+            for (var i = 0; i < 4; i++)
+            {
+                echoes.Add((await ws.ExpectAsync("NEW_MESSAGE")).Id());
+            }
+        }
+        Assert.Single(echoes.Distinct());
+        Assert.Equal(echoes[0], (await bobOnA.ExpectAsync("NEW_MESSAGE")).Id());
+        await bobOnA.ExpectNothingPendingAsync();
+        Assert.Equal(1L, await a.Postgres.ScalarAsync<long>("SELECT count(*) FROM messages WHERE sender_id = $1", ann.Id));
+        foreach (var ws in senders)
+        {
+            await ws.DisposeAsync();
+        }
+    }
+
+    [Fact]
+    public async Task ATokenFromOneReplicaIsValidOnTheOther()
+    {
+        var ann = await a.RegisterAsync();
+        var me = await ann.On(b).GetJsonAsync("/users/me");
+        Assert.Equal(ann.Id, me.Id());
+    }
+}
