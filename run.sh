@@ -1,17 +1,22 @@
 #!/usr/bin/env bash
 # Runs WinDi without containers: a private PostgreSQL from the local installation (data under .windi/),
-# the migration worker (schema + seed data), then the API on http://localhost:8000. Ctrl-C stops all of it.
+# Redis when redis-server is installed, the migration worker (schema + seed data), then two API replicas
+# on http://localhost:8000 and :8001 that relay events over Redis (one replica without Redis).
+# Ctrl-C stops all of it.
 #
 #   ./run.sh                                   # private PostgreSQL under .windi/postgres
 #   WINDI_DATABASE='Host=...;Database=windi;Username=...;Password=...' ./run.sh   # your own PostgreSQL
+#   WINDI_REDIS='host:port' ./run.sh           # your own Redis
 #
-# Environment: WINDI_PORT (API, default 8000), WINDI_PG_PORT (private PostgreSQL, default 55432).
+# Environment: WINDI_PORT (first API replica, default 8000; the second gets the next port),
+# WINDI_PG_PORT (private PostgreSQL, default 55432), WINDI_REDIS_PORT (private Redis, default 56379).
 set -euo pipefail
 cd "$(dirname "$0")"
 root=$(pwd)
 state="$root/.windi"
 api_port=${WINDI_PORT:-8000}
 pg_port=${WINDI_PG_PORT:-55432}
+redis_port=${WINDI_REDIS_PORT:-56379}
 pids=()
 pg_data=""
 
@@ -68,6 +73,22 @@ else
   start_private_postgres
 fi
 
+replicas=1
+if [ -n "${WINDI_REDIS:-}" ]; then
+  export ConnectionStrings__redis="$WINDI_REDIS"
+  replicas=2
+elif command -v redis-server >/dev/null; then
+  say "starting Redis on 127.0.0.1:$redis_port"
+  mkdir -p "$state"
+  redis-server --port "$redis_port" --bind 127.0.0.1 --save '' --appendonly no --logfile "$state/redis.log" &
+  pids+=($!)
+  export ConnectionStrings__redis="127.0.0.1:$redis_port"
+  replicas=2
+else
+  say "redis-server is not installed: running one API replica (install it for two replicas that relay"
+  say "events over Redis: Debian: apt-get install -y redis-server)"
+fi
+
 say "building"
 dotnet build WinDi.MigrationWorker/WinDi.MigrationWorker.csproj -c Release -nologo -v quiet -o "$state/bin/migrations" >/dev/null \
   || die "build failed: run 'dotnet build WinDi.MigrationWorker' to see why"
@@ -79,24 +100,34 @@ export DOTNET_ENVIRONMENT=Development ASPNETCORE_ENVIRONMENT=Development Seed__T
 say "applying migrations and seed data"
 dotnet "$state/bin/migrations/WinDi.MigrationWorker.dll" || die "the migration worker failed (see its log above)"
 
-say "starting the API on http://localhost:$api_port"
-(cd "$state/bin/api" && exec dotnet WinDi.Api.dll --urls "http://localhost:$api_port") &
-pids+=($!)
-
-for _ in $(seq 1 60); do
-  curl -fsS "http://localhost:$api_port/alive" >/dev/null 2>&1 && break
-  kill -0 "${pids[0]}" 2>/dev/null || die "the API exited during start-up (see its log above)"
-  sleep 0.5
+api_pids=()
+for i in $(seq 0 $((replicas - 1))); do
+  port=$((api_port + i))
+  say "starting API replica $((i + 1)) on http://localhost:$port"
+  (cd "$state/bin/api" && exec dotnet WinDi.Api.dll --urls "http://localhost:$port") &
+  pids+=($!)
+  api_pids+=($!)
 done
 
+for i in $(seq 0 $((replicas - 1))); do
+  for _ in $(seq 1 60); do
+    curl -fsS "http://localhost:$((api_port + i))/alive" >/dev/null 2>&1 && break
+    kill -0 "${api_pids[$i]}" 2>/dev/null || die "API replica $((i + 1)) exited during start-up (see its log above)"
+    sleep 0.5
+  done
+done
+
+second=""
+[ "$replicas" = 2 ] && second="
+    Replica 2  http://localhost:$((api_port + 1))   (same API; events cross replicas over Redis)"
 cat <<TXT
 
   WinDi is running.
-    API        http://localhost:$api_port
+    API        http://localhost:$api_port$second
     API docs   http://localhost:$api_port/scalar   (OpenAPI: /openapi/v1.json)
     WebSocket  ws://localhost:$api_port/ws?access_token=<token>
     Health     http://localhost:$api_port/health
   Log in as alice.wright87@example.com / Zx7!pTn9vR (see README.md). Ctrl-C stops everything.
 
 TXT
-wait "${pids[0]}"
+wait -n "${api_pids[@]}"
