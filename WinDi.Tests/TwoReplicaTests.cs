@@ -117,6 +117,33 @@ public sealed class TwoReplicaTests(TwoReplicas replicas) : IClassFixture<TwoRep
     }
 
     [Fact]
+    public async Task ABurstOfMessagesArrivesInOrderOnBothReplicas()
+    {
+        var ann = await a.RegisterAsync();
+        var bob = await a.RegisterAsync();
+        var cat = await a.RegisterAsync();
+        var group = await ann.CreateGroupAsync("Ordered", bob, cat);
+        await using var bobOnB = await bob.On(b).ConnectAsync();
+        await using var catOnA = await cat.ConnectAsync();
+        await using var annOnA = await ann.ConnectAsync();
+
+        for (var i = 0; i < 100; i++)
+        {
+            await annOnA.SendMessageAsync(group, $"#{i}");
+        }
+
+        foreach (var ws in new[] { bobOnB, catOnA, annOnA })
+        {
+            var texts = new List<string>();
+            for (var i = 0; i < 100; i++)
+            {
+                texts.Add((await ws.ExpectAsync("NEW_MESSAGE")).GetProperty("text").GetString()!);
+            }
+            Assert.Equal(Enumerable.Range(0, 100).Select(i => $"#{i}"), texts);
+        }
+    }
+
+    [Fact]
     public async Task ATokenFromOneReplicaIsValidOnTheOther()
     {
         var ann = await a.RegisterAsync();
