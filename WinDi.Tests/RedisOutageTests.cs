@@ -48,6 +48,34 @@ public sealed class RedisOutageTests(PostgresServer postgres)
         Assert.True(crossed, "delivery from replica A to replica B resumed after Redis came back");
     }
 
+    [Fact]
+    public async Task ReplicasStartWhileRedisIsDownAndJoinUpWhenItAppears()
+    {
+        var redis = new RedisProcess(PostgresServer.FreePort());
+        await using var _ = redis;
+        var settings = new Dictionary<string, string?> { ["ConnectionStrings:redis"] = redis.ConnectionString };
+        await using var a = new WinDiApp(postgres, settings);
+        await using var b = new WinDiApp(postgres, settings);
+        var ann = await a.RegisterAsync();
+        var bob = await a.RegisterAsync();
+        var chatId = await ann.StartPrivateChatAsync(bob);
+        await using var annOnA = await ann.ConnectAsync();
+        await using var bobOnB = await bob.On(b).ConnectAsync();
+        using var probeB = b.Anonymous();
+
+        Assert.Equal("Degraded", await probeB.GetStringAsync("/health"));
+        await annOnA.SendMessageAsync(chatId, "before Redis exists");
+        await annOnA.ExpectAsync("NEW_MESSAGE");
+
+        await redis.StartAsync();
+        await TwoReplicas.WhenSubscribedAsync(a);
+        await TwoReplicas.WhenSubscribedAsync(b);
+        await annOnA.SendMessageAsync(chatId, "now with Redis");
+
+        await annOnA.ExpectAsync("NEW_MESSAGE");
+        Assert.Equal("now with Redis", (await bobOnB.ExpectAsync("NEW_MESSAGE")).GetProperty("text").GetString());
+    }
+
     private static async Task EventuallyAsync(Func<Task<bool>> condition)
     {
         var deadline = DateTime.UtcNow.AddSeconds(30);
