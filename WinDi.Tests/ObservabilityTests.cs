@@ -46,10 +46,12 @@ public sealed class ObservabilityTests(PostgresServer postgres)
     public async Task ASendCostsOneDatabaseRoundTrip()
     {
         var sends = new ConcurrentBag<Activity>();
+        var batches = new ConcurrentBag<Activity>();
         var databaseCalls = new ConcurrentBag<Activity>();
         using var listener = Listen(source => source is "WinDi.Api" or "Npgsql", activity =>
         {
             if (activity.OperationName == "message send") sends.Add(activity);
+            else if (activity.OperationName == "message batch") batches.Add(activity);
             else if (activity.Source.Name == "Npgsql") databaseCalls.Add(activity);
         });
         await using var app = new WinDiApp(postgres);
@@ -65,8 +67,53 @@ public sealed class ObservabilityTests(PostgresServer postgres)
 
         var mine = sends.Where(s => Equals(s.GetTagItem("windi.chat_id"), chatId)).ToList();
         Assert.Equal(2, mine.Count);
-        // Physical connection opens (CONNECT) belong to the pool, not to the send.
-        Assert.All(mine, send => Assert.Single(databaseCalls, call => call.ParentSpanId == send.SpanId && call.OperationName != "CONNECT"));
+        foreach (var send in mine)
+        {
+            // The writer stores concurrent sends together; its batch span links the sends it carried.
+            var batch = Assert.Single(batches, b => b.Links.Any(link => link.Context.SpanId == send.SpanId));
+            // Physical connection opens (CONNECT) belong to the pool, not to the send.
+            Assert.Single(databaseCalls, call => call.ParentSpanId == batch.SpanId && call.OperationName != "CONNECT");
+        }
+    }
+
+    [Fact]
+    public async Task ManySendersShareOneCommit()
+    {
+        var sends = new ConcurrentBag<Activity>();
+        var batches = new ConcurrentBag<Activity>();
+        using var listener = Listen(source => source is "WinDi.Api", activity =>
+        {
+            if (activity.OperationName == "message send") sends.Add(activity);
+            else if (activity.OperationName == "message batch") batches.Add(activity);
+        });
+        await using var app = new WinDiApp(postgres);
+        var owner = await app.RegisterAsync();
+        var members = await Task.WhenAll(Enumerable.Range(0, 8).Select(_ => app.RegisterAsync()));
+        var group = await owner.CreateGroupAsync("Group commit", members);
+        var sockets = await Task.WhenAll(members.Select(m => m.ConnectAsync()));
+
+        await Task.WhenAll(sockets.Select(async (ws, i) =>
+        {
+            for (var m = 0; m < 20; m++)
+            {
+                await ws.SendMessageAsync(group, $"{i}:{m}", $"gc-{i}-{m}");
+                while ((await ws.ExpectAsync("NEW_MESSAGE")).GetProperty("client_message_id").GetString() != $"gc-{i}-{m}")
+                {
+                }
+            }
+        }));
+
+        // The listener hears every test in the process: keep the batches that carried this group's sends.
+        var groupSends = sends.Where(a => Equals(a.GetTagItem("windi.chat_id"), group)).Select(a => a.SpanId).ToHashSet();
+        var sizes = batches.Where(b => b.Links.Any(link => groupSends.Contains(link.Context.SpanId)))
+            .Select(b => (int)b.GetTagItem("windi.batch.sends")!).ToList();
+        Assert.Equal(160, sizes.Sum());
+        Assert.True(sizes.Count < 160, $"160 concurrent sends went in {sizes.Count} commits");
+        Assert.Equal(160L, await postgres.ScalarAsync<long>("SELECT count(*) FROM messages WHERE chat_id = $1", group));
+        foreach (var ws in sockets)
+        {
+            await ws.DisposeAsync();
+        }
     }
 
     [Fact]

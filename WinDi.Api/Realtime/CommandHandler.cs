@@ -7,7 +7,7 @@ namespace WinDi.Api.Realtime;
 
 /// <summary>Handles one client frame: parses it, runs the command, answers or publishes the events.</summary>
 public sealed partial class CommandHandler(
-    MessageStore messages, IEventRelay relay, IServiceScopeFactory scopes, ILogger<CommandHandler> logger)
+    MessageWriter writer, MessageStore messages, IEventRelay relay, IServiceScopeFactory scopes, ILogger<CommandHandler> logger)
 {
     public const int DefaultSyncLimit = 500;
     public const int MaxSyncLimit = 1000;
@@ -83,7 +83,7 @@ public sealed partial class CommandHandler(
 
         using var activity = Telemetry.Source.StartActivity("message send");
         activity?.SetTag("windi.chat_id", chatId);
-        var result = await messages.SendAsync(chatId!.Value, connection.UserId, text!, clientMessageId!, ct);
+        var result = await writer.SendAsync(chatId!.Value, connection.UserId, text!, clientMessageId!, ct);
         activity?.SetTag("windi.send_status", result.Status.ToString());
         switch (result.Status)
         {

@@ -20,6 +20,7 @@ public static partial class RealtimeApi
     {
         builder.Services.AddSingleton<ConnectionRegistry>();
         builder.Services.AddSingleton<MessageStore>();
+        builder.Services.AddSingleton<MessageWriter>();
         builder.Services.AddSingleton<CommandHandler>();
         if (builder.AddRedis())
         {
