@@ -79,7 +79,11 @@ public sealed class TwoReplicaTests(TwoReplicas replicas) : IClassFixture<TwoRep
         await using var bobOnB = await bob.On(b).ConnectAsync();
         var (messages, done) = await bobOnB.SyncAsync(sent[0] - 1);
 
-        Assert.Equal(sent, messages.Select(m => m.Id()));
+        // SYNC's answer is contiguous and ends with SYNC_DONE; a relayed live copy of the last send may
+        // still reach the new connection just before it, which clients recognise by id.
+        var ids = messages.Select(m => m.Id()).ToList();
+        Assert.Equal(sent, ids.TakeLast(sent.Count));
+        Assert.All(ids.SkipLast(sent.Count), id => Assert.Contains(id, sent));
         Assert.Equal(sent[^1], done.GetProperty("last_id").GetInt64());
     }
 
