@@ -12,21 +12,13 @@ public sealed partial class CommandHandler(
     public const int DefaultSyncLimit = 500;
     public const int MaxSyncLimit = 1000;
 
+    /// <summary>Handles one frame. The frame's buffer is not reused until this returns, so the parsed document reads from it directly.</summary>
     public async Task HandleAsync(ClientConnection connection, ReadOnlyMemory<byte> frame, CancellationToken ct)
     {
-        string? command;
-        JsonElement payload;
+        JsonDocument document;
         try
         {
-            using var document = JsonDocument.Parse(frame);
-            var root = document.RootElement;
-            if (root.ValueKind != JsonValueKind.Object)
-            {
-                await ReplyError(connection, Protocol.Codes.InvalidJson, "A frame must be one JSON object with a \"command\".", ct);
-                return;
-            }
-            command = root.TryGetProperty("command", out var c) && c.ValueKind == JsonValueKind.String ? c.GetString() : null;
-            payload = root.TryGetProperty("payload", out var p) ? p.Clone() : default;
+            document = JsonDocument.Parse(frame);
         }
         catch (JsonException)
         {
@@ -34,29 +26,39 @@ public sealed partial class CommandHandler(
             return;
         }
 
-        try
+        using (document)
         {
-            switch (command)
+            var root = document.RootElement;
+            if (root.ValueKind != JsonValueKind.Object)
             {
-                case Protocol.SendMessage: await SendMessage(connection, new Payload(payload), ct); break;
-                case Protocol.ReadMessage: await ReadMessage(connection, new Payload(payload), ct); break;
-                case Protocol.Sync: await Sync(connection, new Payload(payload), ct); break;
-                case Protocol.Ping: await connection.ReplyAsync(Frames.Pong, ct); break;
-                case null:
-                    await ReplyError(connection, Protocol.Codes.UnknownCommand, "The frame has no \"command\".", ct);
-                    break;
-                default:
-                    await ReplyError(connection, Protocol.Codes.UnknownCommand,
-                        $"Unknown command. Commands: {Protocol.SendMessage}, {Protocol.ReadMessage}, {Protocol.Sync}, {Protocol.Ping}.", ct);
-                    break;
+                await ReplyError(connection, Protocol.Codes.InvalidJson, "A frame must be one JSON object with a \"command\".", ct);
+                return;
             }
-        }
-        catch (Exception e) when (e is not OperationCanceledException || !ct.IsCancellationRequested)
-        {
-            Log.CommandFailed(logger, e, command, connection.Id);
-            var payloadIds = new Payload(payload);
-            await ReplyError(connection, Protocol.Codes.Internal, "The server could not handle this frame; it is safe to retry.", ct,
-                payloadIds.OptionalString("client_message_id"), payloadIds.OptionalInt64("id"));
+            var command = root.TryGetProperty("command", out var c) && c.ValueKind == JsonValueKind.String ? c.GetString() : null;
+            var payload = new Payload(root.TryGetProperty("payload", out var p) ? p : default);
+            try
+            {
+                switch (command)
+                {
+                    case Protocol.SendMessage: await SendMessage(connection, payload, ct); break;
+                    case Protocol.ReadMessage: await ReadMessage(connection, payload, ct); break;
+                    case Protocol.Sync: await Sync(connection, payload, ct); break;
+                    case Protocol.Ping: await connection.ReplyAsync(Frames.Pong, ct); break;
+                    case null:
+                        await ReplyError(connection, Protocol.Codes.UnknownCommand, "The frame has no \"command\".", ct);
+                        break;
+                    default:
+                        await ReplyError(connection, Protocol.Codes.UnknownCommand,
+                            $"Unknown command. Commands: {Protocol.SendMessage}, {Protocol.ReadMessage}, {Protocol.Sync}, {Protocol.Ping}.", ct);
+                        break;
+                }
+            }
+            catch (Exception e) when (e is not OperationCanceledException || !ct.IsCancellationRequested)
+            {
+                Log.CommandFailed(logger, e, command, connection.Id);
+                await ReplyError(connection, Protocol.Codes.Internal, "The server could not handle this frame; it is safe to retry.", ct,
+                    payload.OptionalString("client_message_id"), payload.OptionalInt64("id"));
+            }
         }
     }
 
