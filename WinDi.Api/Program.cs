@@ -43,6 +43,8 @@ var app = builder.Build();
 app.UseExceptionHandler();
 app.UseStatusCodePages();
 app.UseWebSockets();
+// The web client (wwwroot/) at /.
+app.UseWebClient();
 app.UseAuthentication();
 app.UseAuthorization();
 

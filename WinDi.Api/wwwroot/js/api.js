@@ -1,0 +1,103 @@
+// The REST API (README "REST API"). Failures become ApiError with the problem document's `detail`.
+
+export class ApiError extends Error {
+  constructor(status, message, problem = null) {
+    super(message);
+    this.name = 'ApiError';
+    this.status = status;
+    this.problem = problem;
+  }
+}
+
+export class Api {
+  /**
+   * @param {() => string | null} getToken
+   * @param {() => void} onUnauthorized called when an authenticated call answers 401 (the session is over)
+   */
+  constructor(getToken, onUnauthorized) {
+    this.getToken = getToken;
+    this.onUnauthorized = onUnauthorized;
+  }
+
+  register(name, email, password) {
+    return this.#request('POST', '/register', { json: { name, email, password }, anonymous: true });
+  }
+
+  login(email, password) {
+    const form = new URLSearchParams({ username: email, password });
+    return this.#request('POST', '/token', { form, anonymous: true });
+  }
+
+  me() { return this.#request('GET', '/users/me'); }
+
+  searchUsers(search, limit = 20) {
+    return this.#request('GET', `/users?${new URLSearchParams({ search, limit })}`);
+  }
+
+  chats() { return this.#request('GET', '/chats'); }
+
+  chat(chatId) { return this.#request('GET', `/chats/${chatId}`); }
+
+  createPrivateChat(recipientId) {
+    return this.#request('POST', '/chats', { json: { is_group: false, recipient_id: recipientId } });
+  }
+
+  createGroup(name) {
+    return this.#request('POST', '/chats', { json: { is_group: true, name } });
+  }
+
+  addMember(chatId, userId) {
+    return this.#request('POST', `/chats/${chatId}/add-user?${new URLSearchParams({ user_id: userId })}`);
+  }
+
+  leave(chatId) { return this.#request('DELETE', `/chats/${chatId}/exit`); }
+
+  /** A page of messages, oldest first: the latest page, or the one just before `beforeId` / after `afterId`. */
+  history(chatId, { limit = 50, beforeId, afterId } = {}) {
+    const query = new URLSearchParams({ limit });
+    if (beforeId) query.set('before_id', beforeId);
+    if (afterId !== undefined) query.set('after_id', afterId);
+    return this.#request('GET', `/history/${chatId}?${query}`);
+  }
+
+  async #request(method, path, { json, form, anonymous = false } = {}) {
+    const headers = { Accept: 'application/json' };
+    if (!anonymous) headers.Authorization = `Bearer ${this.getToken()}`;
+    let body;
+    if (json !== undefined) {
+      headers['Content-Type'] = 'application/json';
+      body = JSON.stringify(json);
+    } else if (form !== undefined) {
+      body = form;
+    }
+
+    let response;
+    try {
+      response = await fetch(path, { method, headers, body });
+    } catch {
+      throw new ApiError(0, 'Cannot reach the server. Check your connection and try again.');
+    }
+    if (response.ok) {
+      return response.status === 204 ? null : response.json();
+    }
+    if (response.status === 401 && !anonymous) {
+      this.onUnauthorized();
+    }
+    throw await problemFrom(response);
+  }
+}
+
+async function problemFrom(response) {
+  let problem = null;
+  try {
+    problem = await response.json();
+  } catch {
+    // Not a problem document (a proxy's error page, say): fall back to the status line.
+  }
+  let message = problem?.detail || problem?.title || `The server answered ${response.status} ${response.statusText}.`;
+  const retryAfter = response.headers.get('Retry-After');
+  if (response.status === 429 && retryAfter && !/\d/.test(message)) {
+    message += ` Try again in ${retryAfter} seconds.`;
+  }
+  return new ApiError(response.status, message, problem);
+}

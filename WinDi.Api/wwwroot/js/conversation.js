@@ -1,0 +1,252 @@
+// One open chat: its messages by id (pending ones last), the composer, paging back on scroll, and
+// read receipts for the newest message from someone else once it is on screen.
+
+import { state, pendingIn } from './state.js';
+import { el, byId, reconcile, avatar, colorFor } from './dom.js';
+import { formatTime, formatDay, dayKey, fullDateTime } from './format.js';
+import { chatName } from './chat-list.js';
+
+const NEAR_BOTTOM_PX = 60;
+const LOAD_OLDER_WITHIN_PX = 150;
+
+export function createConversationView({ onSend, onLoadOlder, onMarkRead, onRetry, onDiscard, onBack, onLeave, onAddMember }) {
+  const placeholder = byId('conversation-placeholder');
+  const pane = byId('conversation-pane');
+  const title = byId('conversation-title');
+  const subtitle = byId('conversation-subtitle');
+  const headerAvatar = byId('conversation-avatar');
+  const addMemberButton = byId('add-member-button');
+  const scroller = byId('message-scroller');
+  const list = byId('message-list');
+  const historyStatus = byId('history-status');
+  const jumpButton = byId('jump-to-latest');
+  const composer = byId('composer');
+  const input = byId('composer-input');
+
+  const nodes = new Map(); // key -> <li>
+  let shownChatId = null;
+  let lastNode = null; // the bottom node at the last render: a different one means news at the bottom
+
+  const isNearBottom = () => scroller.scrollHeight - scroller.scrollTop - scroller.clientHeight < NEAR_BOTTOM_PX;
+  const scrollToBottom = () => { scroller.scrollTop = scroller.scrollHeight; };
+
+  composer.addEventListener('submit', (event) => {
+    event.preventDefault();
+    if (onSend(input.value)) {
+      input.value = '';
+      fitInput();
+    }
+    input.focus();
+  });
+  input.addEventListener('keydown', (event) => {
+    if (event.key === 'Enter' && !event.shiftKey && !event.isComposing) {
+      event.preventDefault();
+      composer.requestSubmit();
+    }
+  });
+  input.addEventListener('input', fitInput);
+  scroller.addEventListener('scroll', () => {
+    if (scroller.scrollTop < LOAD_OLDER_WITHIN_PX) onLoadOlder();
+    if (isNearBottom()) jumpButton.hidden = true;
+    maybeMarkRead();
+  }, { passive: true });
+  jumpButton.addEventListener('click', () => {
+    scrollToBottom();
+    jumpButton.hidden = true;
+    input.focus();
+  });
+  list.addEventListener('click', (event) => {
+    const button = event.target.closest('button[data-action]');
+    if (!button) return;
+    const clientMessageId = button.closest('li').dataset.clientMessageId;
+    if (button.dataset.action === 'retry') onRetry(clientMessageId);
+    else onDiscard(clientMessageId);
+  });
+  byId('back-button').addEventListener('click', onBack);
+  byId('leave-button').addEventListener('click', onLeave);
+  addMemberButton.addEventListener('click', onAddMember);
+
+  // The composer grows with its text, up to about six lines.
+  function fitInput() {
+    input.style.height = '';
+    if (input.value && input.scrollHeight > input.clientHeight) {
+      input.style.height = `${Math.min(input.scrollHeight + 2, 144)}px`;
+    }
+  }
+
+  function renderHeader(chat, conversation) {
+    const name = chatName(chat);
+    title.textContent = name;
+    avatar(name, headerAvatar);
+    if (chat.is_group) {
+      const count = conversation.memberCount;
+      subtitle.textContent = count ? `Group · ${count} ${count === 1 ? 'member' : 'members'}` : 'Group';
+    } else {
+      subtitle.textContent = 'Private chat';
+    }
+    addMemberButton.hidden = !chat.is_group;
+  }
+
+  function messageNode(item, { mine, runStart, senderName }) {
+    // My messages are keyed by client_message_id, so a pending one turns into the stored one in place.
+    const key = mine ? `c:${item.client_message_id}` : `m:${item.id}`;
+    let node = nodes.get(key);
+    if (!node) {
+      node = el('li');
+      nodes.set(key, node);
+    }
+    const status = item.id === undefined ? (item.error ? 'failed' : 'pending') : (item.is_read ? 'read' : 'sent');
+    const seconds = item.timestamp ?? Math.floor(item.created / 1000);
+    const signature = JSON.stringify([item.text, status, runStart, senderName, item.error, seconds]);
+    if (node.dataset.signature === signature) return node;
+
+    node.dataset.signature = signature;
+    node.className = ['message', mine ? 'mine' : 'theirs', runStart && 'run-start', status === 'pending' && 'pending', status === 'failed' && 'failed']
+      .filter(Boolean).join(' ');
+    if (item.id !== undefined) node.dataset.id = item.id;
+    if (mine) node.dataset.clientMessageId = item.client_message_id;
+    node.replaceChildren(el('div', { class: 'bubble' },
+      senderName ? senderLabel(senderName) : null,
+      el('p', { class: 'text' }, item.text),
+      el('div', { class: 'meta' },
+        el('time', { datetime: new Date(seconds * 1000).toISOString(), title: fullDateTime(seconds) }, formatTime(seconds)),
+        mine ? ticks(status) : null),
+      status === 'failed'
+        ? el('div', { class: 'failure' },
+          el('span', {}, `Not sent: ${item.error}`),
+          el('button', { type: 'button', 'data-action': 'retry' }, 'Retry'),
+          el('button', { type: 'button', 'data-action': 'discard' }, 'Discard'))
+        : null));
+    return node;
+  }
+
+  function daySeparator(seconds) {
+    const key = `d:${dayKey(seconds)}`;
+    let node = nodes.get(key);
+    if (!node) {
+      node = el('li', { class: 'day-separator' }, el('span', {}, formatDay(seconds)));
+      nodes.set(key, node);
+    }
+    return node;
+  }
+
+  /** Sends READ_MESSAGE for the newest message from someone else, if this tab shows it on screen. */
+  function maybeMarkRead() {
+    if (shownChatId === null || document.visibilityState !== 'visible') return;
+    const conversation = state.conversations.get(shownChatId);
+    const newest = conversation?.newestFromOthers(state.me.id);
+    if (!newest || newest.id <= conversation.readSentUpTo) return;
+    const node = nodes.get(`m:${newest.id}`);
+    if (!node || !onScreen(node)) return;
+    onMarkRead(shownChatId, newest.id);
+  }
+
+  function onScreen(node) {
+    const box = node.getBoundingClientRect();
+    const view = scroller.getBoundingClientRect();
+    return box.height > 0 && box.bottom > view.top + 8 && box.top < view.bottom - 8;
+  }
+
+  return {
+    /** @param {object} flags toBottom, prepended (an older page came in) */
+    render(flags) {
+      const chat = state.chats.get(state.openChatId);
+      const conversation = state.conversations.get(state.openChatId);
+      if (!chat || !conversation) {
+        this.hide();
+        return;
+      }
+      const switched = chat.id !== shownChatId;
+      if (switched) {
+        nodes.clear();
+        list.replaceChildren();
+        shownChatId = chat.id;
+        lastNode = null;
+        jumpButton.hidden = true;
+        input.value = '';
+        fitInput();
+      }
+      placeholder.hidden = true;
+      pane.hidden = false;
+      renderHeader(chat, conversation);
+
+      const wasNearBottom = isNearBottom();
+      const heightBefore = scroller.scrollHeight;
+      const topBefore = scroller.scrollTop;
+
+      const wanted = [];
+      let previousSender = null;
+      let previousDay = null;
+      const items = [...conversation.sorted(), ...pendingIn(chat.id)];
+      for (const item of items) {
+        const seconds = item.timestamp ?? Math.floor(item.created / 1000);
+        const day = dayKey(seconds);
+        if (day !== previousDay) {
+          wanted.push(daySeparator(seconds));
+          previousDay = day;
+          previousSender = null;
+        }
+        const mine = item.id === undefined || item.sender_id === state.me.id;
+        const sender = mine ? state.me.id : item.sender_id;
+        const runStart = sender !== previousSender;
+        previousSender = sender;
+        const senderName = chat.is_group && !mine && runStart
+          ? conversation.members.get(item.sender_id) ?? 'Former member'
+          : null;
+        wanted.push(messageNode(item, { mine, runStart, senderName }));
+      }
+      const wantedSet = new Set(wanted);
+      for (const [key, node] of nodes) if (!wantedSet.has(node)) nodes.delete(key);
+      reconcile(list, wanted);
+
+      historyStatus.textContent = !conversation.loaded ? 'Loading messages…'
+        : conversation.loadingOlder ? 'Loading earlier messages…'
+          : conversation.hasOlder ? ''
+            : items.length ? 'This is the beginning of the conversation.' : 'No messages yet. Say hello!';
+
+      const grewAtBottom = wanted.at(-1) !== lastNode;
+      lastNode = wanted.at(-1);
+
+      if (switched || flags.toBottom) {
+        scrollToBottom();
+        jumpButton.hidden = true;
+      } else if (flags.prepended) {
+        scroller.scrollTop = topBefore + (scroller.scrollHeight - heightBefore);
+      } else if (wasNearBottom) {
+        scrollToBottom();
+      } else if (grewAtBottom) {
+        jumpButton.hidden = false;
+      }
+      if (switched && matchMedia('(min-width: 701px)').matches) input.focus();
+
+      // Not enough history to scroll: fetch older pages until the view fills up (or history ends).
+      if (conversation.loaded && conversation.hasOlder && scroller.scrollHeight <= scroller.clientHeight + LOAD_OLDER_WITHIN_PX) {
+        onLoadOlder();
+      }
+      maybeMarkRead();
+    },
+
+    hide() {
+      shownChatId = null;
+      nodes.clear();
+      list.replaceChildren();
+      pane.hidden = true;
+      placeholder.hidden = false;
+    },
+
+    maybeMarkRead,
+    focusComposer: () => input.focus(),
+  };
+}
+
+function senderLabel(name) {
+  const label = el('div', { class: 'sender' }, name);
+  label.style.setProperty('color', colorFor(name));
+  return label;
+}
+
+function ticks(status) {
+  const label = { pending: 'Sending', failed: 'Not sent', sent: 'Sent', read: 'Read' }[status];
+  const symbol = { pending: '◷', failed: '!', sent: '✓', read: '✓✓' }[status];
+  return el('span', { class: 'ticks', 'data-state': status, role: 'img', 'aria-label': label, title: label }, symbol);
+}

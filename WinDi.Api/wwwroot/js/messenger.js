@@ -1,0 +1,447 @@
+// The client's logic: REST for lists and history, the WebSocket for everything live, and the
+// bookkeeping that keeps them consistent (SYNC after reconnects, pending sends, receipts, unread counts).
+
+import {
+  state, conversationFor, replaceChats, addChat, removeChat, moveToTop, savePending, loadPending,
+} from './state.js';
+import { RealtimeConnection } from './socket.js';
+import { isExpired } from './session.js';
+
+const PAGE_SIZE = 50;
+const REFRESH_EVERY_MS = 30_000;
+
+export class Messenger {
+  #api;
+  #socket;
+  #onChange;
+  #onConnectionState;
+  #onSessionEnded;
+  #flags = {};
+  #renderTimer = null;
+  #refreshTimer;
+  #receiptTimers = new Map();
+  #refreshSoonTimer;
+  #checkingSession = false;
+  #stopped = false;
+
+  // SYNC bookkeeping: every message with id <= syncedUpTo is known to this page.
+  #syncedUpTo = 0;
+  #synced = false;
+  #liveMaxWhileSyncing = 0;
+  #everSynced = false;
+
+  /**
+   * @param {import('./api.js').Api} api
+   * @param {object} callbacks
+   * @param {(flags: object) => void} callbacks.onChange re-render; flags say what changed
+   * @param {(state: string, retryInMs?: number) => void} callbacks.onConnectionState
+   * @param {(message: string) => void} callbacks.onSessionEnded
+   */
+  constructor(api, { onChange, onConnectionState, onSessionEnded }) {
+    this.#api = api;
+    this.#onChange = onChange;
+    this.#onConnectionState = onConnectionState;
+    this.#onSessionEnded = onSessionEnded;
+  }
+
+  async start() {
+    state.me = await this.#api.me();
+    loadPending();
+    await this.refreshChats();
+    // The chat list is the starting point; SYNC covers whatever arrives after it.
+    for (const chat of state.chats.values()) {
+      this.#syncedUpTo = Math.max(this.#syncedUpTo, chat.last_message?.id ?? 0);
+    }
+    if (this.#stopped) return;
+    this.#socket = new RealtimeConnection({
+      token: () => this.#tokenNow(),
+      onOpen: () => this.#onOpen(),
+      onFrame: (frame) => this.#onFrame(frame),
+      onState: (connectionState, retryInMs) => this.#onConnectionState(connectionState, retryInMs),
+      onTrouble: () => this.#checkSession(),
+    });
+    this.#socket.start();
+    this.#refreshTimer = setInterval(() => this.refresh(), REFRESH_EVERY_MS);
+    window.addEventListener('focus', this.#onFocus);
+    window.addEventListener('online', this.#onOnline);
+    document.addEventListener('visibilitychange', this.#onVisibility);
+  }
+
+  stop() {
+    this.#stopped = true;
+    this.#socket?.stop();
+    clearInterval(this.#refreshTimer);
+    clearTimeout(this.#renderTimer);
+    clearTimeout(this.#refreshSoonTimer);
+    for (const timer of this.#receiptTimers.values()) clearTimeout(timer);
+    window.removeEventListener('focus', this.#onFocus);
+    window.removeEventListener('online', this.#onOnline);
+    document.removeEventListener('visibilitychange', this.#onVisibility);
+  }
+
+  // ---- Lists and conversations (REST) ----
+
+  async refreshChats() {
+    const chats = await this.#api.chats();
+    if (this.#stopped) return;
+    replaceChats(chats);
+    // Our last READ_MESSAGE may not have been handled when the server counted: count the open chat here.
+    const open = state.chats.get(state.openChatId);
+    const conversation = open && state.conversations.get(open.id);
+    if (conversation?.readSentUpTo > 0) {
+      open.unread_count = conversation.sorted()
+        .filter((m) => m.sender_id !== state.me.id && m.id > conversation.readSentUpTo).length;
+    }
+    this.changed({});
+  }
+
+  /** What a returning user needs: fresh unread counts (other tabs may have read), fresh receipts. */
+  async refresh() {
+    try {
+      await this.refreshChats();
+      const open = state.chats.get(state.openChatId);
+      if (open?.is_group) this.#refreshReceiptsSoon(open.id);
+    } catch {
+      // Offline: the next refresh or the reconnect will do.
+    }
+  }
+
+  async openChat(chatId) {
+    state.openChatId = chatId;
+    const chat = state.chats.get(chatId);
+    if (!chat) {
+      this.changed({});
+      return;
+    }
+    const conversation = conversationFor(chatId);
+    this.changed({ opened: true });
+    if (conversation.loaded || conversation.loading) return;
+    conversation.loading = true;
+    try {
+      const [page] = await Promise.all([
+        this.#api.history(chatId, { limit: PAGE_SIZE }),
+        chat.is_group ? this.#loadMembers(chatId) : null,
+      ]);
+      for (const message of page) conversation.upsert(message);
+      conversation.hasOlder = page.length === PAGE_SIZE;
+      conversation.loaded = true;
+      this.changed({ toBottom: true });
+    } catch (error) {
+      this.#chatFailed(chatId, error);
+    } finally {
+      conversation.loading = false;
+    }
+  }
+
+  closeChat() {
+    state.openChatId = null;
+    this.changed({});
+  }
+
+  /** Loads the page before the oldest message held (keyset paging), for scrolling up. */
+  async loadOlder() {
+    const chatId = state.openChatId;
+    const conversation = state.conversations.get(chatId);
+    if (!conversation?.loaded || !conversation.hasOlder || conversation.loadingOlder) return;
+    conversation.loadingOlder = true;
+    this.changed({});
+    try {
+      const page = await this.#api.history(chatId, { beforeId: conversation.oldestId, limit: PAGE_SIZE });
+      for (const message of page) conversation.upsert(message);
+      conversation.hasOlder = page.length === PAGE_SIZE;
+      this.changed({ prepended: true });
+    } catch (error) {
+      this.#chatFailed(chatId, error);
+    } finally {
+      conversation.loadingOlder = false;
+    }
+  }
+
+  /** Opens the private chat with `user`, creating it unless it exists (409 names the existing one). */
+  async startPrivateChat(user) {
+    try {
+      const chat = await this.#api.createPrivateChat(user.id);
+      addChat(chat);
+      this.changed({});
+      return chat.id;
+    } catch (error) {
+      const existing = error.status === 409 ? error.problem?.chat_id : undefined;
+      if (existing === undefined) throw error;
+      await this.refreshChats();
+      return existing;
+    }
+  }
+
+  async createGroup(name) {
+    const chat = await this.#api.createGroup(name);
+    addChat(chat);
+    this.changed({});
+    return chat.id;
+  }
+
+  async addMember(chatId, user) {
+    await this.#api.addMember(chatId, user.id);
+    await this.#loadMembers(chatId);
+  }
+
+  async leave(chatId) {
+    await this.#api.leave(chatId);
+    removeChat(chatId);
+    if (state.openChatId === chatId) state.openChatId = null;
+    this.changed({});
+  }
+
+  // ---- Sending and reading (WebSocket) ----
+
+  /** Shows the message as pending at once; the server's echo (same client_message_id) replaces it. */
+  send(text) {
+    const chatId = state.openChatId;
+    const body = text.trim();
+    if (!chatId || !body) return false;
+    const pending = { chat_id: chatId, text: body, client_message_id: newClientMessageId(), created: Date.now() };
+    state.pending.set(pending.client_message_id, pending);
+    savePending();
+    this.#sendPending(pending);
+    this.changed({ toBottom: true });
+    return true;
+  }
+
+  retry(clientMessageId) {
+    const pending = state.pending.get(clientMessageId);
+    if (!pending) return;
+    delete pending.error;
+    savePending();
+    this.#sendPending(pending);
+    this.changed({});
+  }
+
+  discard(clientMessageId) {
+    state.pending.delete(clientMessageId);
+    savePending();
+    this.changed({});
+  }
+
+  /** Marks the chat read up to `messageId` (someone else's message that is on screen). */
+  markRead(chatId, messageId) {
+    const conversation = state.conversations.get(chatId);
+    if (!conversation || messageId <= conversation.readSentUpTo) return;
+    if (!this.#socket?.send('READ_MESSAGE', { id: messageId })) return;
+    conversation.readSentUpTo = messageId;
+    const chat = state.chats.get(chatId);
+    if (chat) chat.unread_count = 0;
+    this.changed({});
+  }
+
+  /** Coalesces re-renders: a SYNC may deliver hundreds of frames in a row. */
+  changed(flags) {
+    for (const [name, value] of Object.entries(flags)) this.#flags[name] ||= value;
+    if (this.#renderTimer !== null) return;
+    this.#renderTimer = setTimeout(() => {
+      this.#renderTimer = null;
+      const current = this.#flags;
+      this.#flags = {};
+      this.#onChange(current);
+    }, 0);
+  }
+
+  #sendPending(pending) {
+    this.#socket?.send('SEND_MESSAGE', {
+      chat_id: pending.chat_id, text: pending.text, client_message_id: pending.client_message_id,
+    });
+  }
+
+  #onOpen() {
+    this.#synced = false;
+    this.#liveMaxWhileSyncing = 0;
+    this.#socket.send('SYNC', { after_id: this.#syncedUpTo });
+    // Resending is safe: for a client_message_id it already stored, the server answers with the original.
+    for (const pending of state.pending.values()) {
+      if (!pending.error) this.#sendPending(pending);
+    }
+  }
+
+  #onFrame(frame) {
+    switch (frame.command) {
+      case 'NEW_MESSAGE':
+        if (this.#synced) this.#syncedUpTo = Math.max(this.#syncedUpTo, frame.id);
+        else this.#liveMaxWhileSyncing = Math.max(this.#liveMaxWhileSyncing, frame.id);
+        this.#receive(messageFrom(frame));
+        break;
+      case 'READ_MESSAGE':
+        this.#receipt(frame);
+        break;
+      case 'SYNC_DONE':
+        this.#syncDone(frame);
+        break;
+      case 'ERROR':
+        this.#error(frame);
+        break;
+      default:
+        break; // PONG, and whatever a newer server may add
+    }
+  }
+
+  #syncDone({ last_id: lastId, has_more: hasMore }) {
+    this.#syncedUpTo = Math.max(this.#syncedUpTo, lastId);
+    if (hasMore) {
+      this.#socket.send('SYNC', { after_id: lastId });
+      return;
+    }
+    // Live frames that came during the catch-up are newer than anything SYNC returned.
+    this.#syncedUpTo = Math.max(this.#syncedUpTo, this.#liveMaxWhileSyncing);
+    this.#synced = true;
+    this.#socket.markHealthy();
+    if (this.#everSynced) {
+      // Receipts and reads from other tabs are not replayed by SYNC: fetch them.
+      this.refresh();
+      for (const conversation of state.conversations.values()) this.#refreshReceiptsSoon(conversation.chatId);
+    }
+    this.#everSynced = true;
+    this.changed({ online: true });
+  }
+
+  #receive(message) {
+    const mine = message.sender_id === state.me.id;
+    if (mine && state.pending.delete(message.client_message_id)) savePending();
+    const chat = state.chats.get(message.chat_id);
+    if (!chat) {
+      // A chat this page has not heard of: someone started it with us, or added us to a group.
+      this.#refreshSoon();
+      return;
+    }
+    const conversation = state.conversations.get(message.chat_id);
+    conversation?.upsert(message);
+    if (!chat.last_message || message.id >= chat.last_message.id) {
+      chat.last_message = message;
+      moveToTop(chat.id);
+    }
+    if (!mine && !state.seenIds.has(message.id) && message.id > chat.baseline) {
+      chat.unread_count += 1;
+    }
+    state.seenIds.add(message.id);
+    if (chat.is_group && conversation && !mine && !conversation.members.has(message.sender_id)) {
+      this.#loadMembers(chat.id).catch(() => {});
+    }
+    this.changed({ appended: true, toBottom: mine && message.chat_id === state.openChatId });
+  }
+
+  /**
+   * READ_MESSAGE {id, chat_id, is_read}: with is_read true every message of ours up to id is read (in a
+   * group too: every other member's marker is at or past it). With is_read false in a group, earlier
+   * messages may still have become read: ask the history.
+   */
+  #receipt({ id, chat_id: chatId, is_read: isRead }) {
+    const chat = state.chats.get(chatId);
+    if (isRead) {
+      state.conversations.get(chatId)?.markMineReadUpTo(state.me.id, id);
+      if (chat?.last_message?.sender_id === state.me.id && chat.last_message.id <= id) chat.last_message.is_read = true;
+      this.changed({});
+    } else if (chat?.is_group) {
+      this.#refreshReceiptsSoon(chatId);
+    }
+  }
+
+  #error(frame) {
+    const pending = frame.client_message_id && state.pending.get(frame.client_message_id);
+    if (pending) {
+      pending.error = frame.detail || frame.code;
+      savePending();
+      if (frame.code === 'not_a_member' || frame.code === 'chat_not_found') this.#refreshSoon();
+      this.changed({});
+      return;
+    }
+    if (frame.id !== undefined) {
+      return; // a refused READ_MESSAGE (the message or the chat is gone): nothing for the user to do
+    }
+    this.#onChange({ error: `The server refused a request: ${frame.detail || frame.code}` });
+  }
+
+  #refreshReceiptsSoon(chatId) {
+    clearTimeout(this.#receiptTimers.get(chatId));
+    this.#receiptTimers.set(chatId, setTimeout(() => {
+      this.#receiptTimers.delete(chatId);
+      this.#refreshReceipts(chatId).catch(() => {});
+    }, 300));
+  }
+
+  async #refreshReceipts(chatId) {
+    const conversation = state.conversations.get(chatId);
+    const unread = conversation?.loaded
+      ? conversation.sorted().filter((m) => m.sender_id === state.me.id && !m.is_read)
+      : [];
+    if (unread.length === 0) return;
+    const page = await this.#api.history(chatId, { afterId: unread[0].id - 1, limit: 100 });
+    for (const message of page) {
+      const known = conversation.messages.get(message.id);
+      if (known && message.is_read) known.is_read = true;
+    }
+    this.changed({});
+  }
+
+  #refreshSoon() {
+    clearTimeout(this.#refreshSoonTimer);
+    this.#refreshSoonTimer = setTimeout(() => this.refresh(), 200);
+  }
+
+  async #loadMembers(chatId) {
+    const chat = await this.#api.chat(chatId);
+    const conversation = conversationFor(chatId);
+    conversation.members = new Map(chat.members.map((member) => [member.id, member.name]));
+    conversation.memberCount = chat.members.length;
+    this.changed({});
+  }
+
+  #chatFailed(chatId, error) {
+    if (error.status === 403 || error.status === 404) {
+      removeChat(chatId);
+      if (state.openChatId === chatId) state.openChatId = null;
+      this.#onChange({ error: 'You are no longer a member of that chat.' });
+    } else {
+      this.#onChange({ error: error.message });
+    }
+    this.changed({});
+  }
+
+  /** The socket closed with 1008 or would not open: an expired or revoked token ends the session. */
+  async #checkSession() {
+    if (this.#checkingSession) return;
+    this.#checkingSession = true;
+    try {
+      if (isExpired(this.#tokenNow())) {
+        this.#onSessionEnded('Your session has expired. Please log in again.');
+        return;
+      }
+      await this.#api.me(); // a 401 ends the session (see Api's onUnauthorized)
+    } catch {
+      // Offline, or the session ended: either way the reconnect loop or the login page takes over.
+    } finally {
+      this.#checkingSession = false;
+    }
+  }
+
+  #tokenNow() {
+    return this.#api.getToken() ?? '';
+  }
+
+  #onFocus = () => this.refresh();
+
+  #onOnline = () => this.#socket?.reconnectNow();
+
+  #onVisibility = () => {
+    if (document.visibilityState === 'visible') {
+      this.refresh();
+      this.changed({ visible: true });
+    }
+  };
+}
+
+function messageFrom(frame) {
+  const { command: _command, ...message } = frame;
+  return message;
+}
+
+function newClientMessageId() {
+  if (crypto.randomUUID) return crypto.randomUUID();
+  // randomUUID needs a secure context; getRandomValues does not.
+  return Array.from(crypto.getRandomValues(new Uint8Array(16)), (b) => b.toString(16).padStart(2, '0')).join('');
+}
