@@ -123,6 +123,7 @@ second=""
 cat <<TXT
 
   WinDi is running.
+    Web client http://localhost:$api_port/
     API        http://localhost:$api_port$second
     API docs   http://localhost:$api_port/scalar   (OpenAPI: /openapi/v1.json)
     WebSocket  ws://localhost:$api_port/ws?access_token=<token>
