@@ -123,45 +123,64 @@ public sealed partial class ClientConnection : IAsyncDisposable
 
     private async Task ReceiveLoopAsync(Func<ClientConnection, ReadOnlyMemory<byte>, CancellationToken, Task> handleFrame, CancellationToken ct)
     {
-        var buffer = ArrayPool<byte>.Shared.Rent(maxFrameBytes + 1);
-        try
+        while (socket.State == WebSocketState.Open)
         {
-            while (socket.State == WebSocketState.Open)
+            // Wait for the next frame with a zero-byte read, as SignalR does: an idle connection holds no buffer.
+            if ((await socket.ReceiveAsync(Memory<byte>.Empty, ct)).MessageType != WebSocketMessageType.Close)
             {
-                var length = 0;
-                ValueWebSocketReceiveResult result;
-                do
+                var buffer = ArrayPool<byte>.Shared.Rent(maxFrameBytes + 1);
+                try
                 {
-                    result = await socket.ReceiveAsync(buffer.AsMemory(length, maxFrameBytes + 1 - length), ct);
-                    length += result.Count;
-                }
-                while (!result.EndOfMessage && length <= maxFrameBytes && result.MessageType != WebSocketMessageType.Close);
-
-                if (result.MessageType == WebSocketMessageType.Close)
-                {
-                    if (socket.State == WebSocketState.CloseReceived)
+                    if (!await ReceiveFrameAsync(buffer, handleFrame, ct))
                     {
-                        Close(WebSocketCloseStatus.NormalClosure, "Bye");
+                        return;
                     }
-                    return;
                 }
-                if (length > maxFrameBytes)
+                finally
                 {
-                    Close(WebSocketCloseStatus.MessageTooBig, $"Frames are limited to {maxFrameBytes} bytes.");
+                    ArrayPool<byte>.Shared.Return(buffer);
                 }
-                if (Volatile.Read(ref state) != Open)
-                {
-                    // Closing (token expired, frame too big, overflow): nothing more is handled.
-                    await DrainUntilClosedAsync(buffer, ct);
-                    return;
-                }
-                await handleFrame(this, buffer.AsMemory(0, length), ct);
+            }
+            else if (socket.State == WebSocketState.CloseReceived)
+            {
+                Close(WebSocketCloseStatus.NormalClosure, "Bye");
+                return;
             }
         }
-        finally
+    }
+
+    /// <summary>Reads and handles one frame; false when the connection is closing.</summary>
+    private async Task<bool> ReceiveFrameAsync(byte[] buffer, Func<ClientConnection, ReadOnlyMemory<byte>, CancellationToken, Task> handleFrame, CancellationToken ct)
+    {
+        var length = 0;
+        ValueWebSocketReceiveResult result;
+        do
         {
-            ArrayPool<byte>.Shared.Return(buffer);
+            result = await socket.ReceiveAsync(buffer.AsMemory(length, maxFrameBytes + 1 - length), ct);
+            length += result.Count;
         }
+        while (!result.EndOfMessage && length <= maxFrameBytes && result.MessageType != WebSocketMessageType.Close);
+
+        if (result.MessageType == WebSocketMessageType.Close)
+        {
+            if (socket.State == WebSocketState.CloseReceived)
+            {
+                Close(WebSocketCloseStatus.NormalClosure, "Bye");
+            }
+            return false;
+        }
+        if (length > maxFrameBytes)
+        {
+            Close(WebSocketCloseStatus.MessageTooBig, $"Frames are limited to {maxFrameBytes} bytes.");
+        }
+        if (Volatile.Read(ref state) != Open)
+        {
+            // Closing (token expired, frame too big, overflow): nothing more is handled.
+            await DrainUntilClosedAsync(buffer, ct);
+            return false;
+        }
+        await handleFrame(this, buffer.AsMemory(0, length), ct);
+        return true;
     }
 
     /// <summary>
