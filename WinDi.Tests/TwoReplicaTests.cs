@@ -100,24 +100,7 @@ public sealed class TwoReplicaTests(TwoReplicas replicas) : IClassFixture<TwoRep
             senders.Add(await ann.On(i % 2 == 0 ? a : b).ConnectAsync());
         }
 
-        await Task.WhenAll(senders.SelectMany(ws => Enumerable.Range(0, 4).Select(_ => ws.SendMessageAsync(chatId, "once across replicas", "split-dup"))));
-
-        var echoes = new List<long>();
-        foreach (var ws in senders)
-        {
-            for (var i = 0; i < 4; i++)
-            {
-                echoes.Add((await ws.ExpectAsync("NEW_MESSAGE")).Id());
-            }
-        }
-        Assert.Single(echoes.Distinct());
-        Assert.Equal(echoes[0], (await bobOnA.ExpectAsync("NEW_MESSAGE")).Id());
-        await bobOnA.ExpectNothingPendingAsync();
-        Assert.Equal(1L, await a.Postgres.ScalarAsync<long>("SELECT count(*) FROM messages WHERE sender_id = $1", ann.Id));
-        foreach (var ws in senders)
-        {
-            await ws.DisposeAsync();
-        }
+        await ann.AssertParallelRepeatsStoreOneAsync(chatId, senders, sendsEach: 4, recipient: bobOnA);
     }
 
     [Fact]

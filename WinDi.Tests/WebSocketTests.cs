@@ -180,25 +180,7 @@ public sealed class WebSocketTests(SharedApp shared) : IClassFixture<SharedApp>
         await using var bobWs = await bob.ConnectAsync();
         var connections = await Task.WhenAll(Enumerable.Range(0, 5).Select(_ => ann.ConnectAsync()));
 
-        await Task.WhenAll(connections.SelectMany(ws => Enumerable.Range(0, 5).Select(_ => ws.SendMessageAsync(chatId, "only once", "dup-key"))));
-
-        var ids = new List<long>();
-        foreach (var ws in connections)
-        {
-            // Each connection hears each of its own five sends answered, plus at most one live delivery.
-            for (var i = 0; i < 5; i++)
-            {
-                ids.Add((await ws.ExpectAsync("NEW_MESSAGE")).Id());
-            }
-        }
-        Assert.Single(ids.Distinct());
-        Assert.Equal(ids[0], (await bobWs.ExpectAsync("NEW_MESSAGE")).Id());
-        await bobWs.ExpectNothingPendingAsync();
-        Assert.Equal(1L, await app.Postgres.ScalarAsync<long>("SELECT count(*) FROM messages WHERE sender_id = $1 AND client_message_id = 'dup-key'", ann.Id));
-        foreach (var ws in connections)
-        {
-            await ws.DisposeAsync();
-        }
+        await ann.AssertParallelRepeatsStoreOneAsync(chatId, connections, sendsEach: 5, recipient: bobWs);
     }
 
     [Fact]

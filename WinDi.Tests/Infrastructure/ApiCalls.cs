@@ -46,6 +46,35 @@ public static class ApiCalls
         await ws.ExpectNothingPendingAsync(TimeSpan.Zero);
     }
 
+    /// <summary>
+    /// Fires one client_message_id from every connection at once, then asserts that one message was stored:
+    /// every answer carries its id, and the recipient hears it exactly once. Disposes the connections.
+    /// </summary>
+    public static async Task AssertParallelRepeatsStoreOneAsync(this TestUser sender, long chatId, IReadOnlyList<WsClient> connections, int sendsEach, WsClient recipient)
+    {
+        var key = Guid.NewGuid().ToString("N");
+        await Task.WhenAll(connections.SelectMany(ws => Enumerable.Range(0, sendsEach).Select(_ => ws.SendMessageAsync(chatId, "only once", key))));
+
+        var ids = new List<long>();
+        foreach (var ws in connections)
+        {
+            // Each of a connection's sends is answered (the original, or the original again); the live copy may come too.
+            for (var i = 0; i < sendsEach; i++)
+            {
+                ids.Add((await ws.ExpectAsync("NEW_MESSAGE")).Id());
+            }
+        }
+        Assert.Single(ids.Distinct());
+        Assert.Equal(ids[0], (await recipient.ExpectAsync("NEW_MESSAGE")).Id());
+        await recipient.ExpectNothingPendingAsync();
+        Assert.Equal(1L, await sender.App.Postgres.ScalarAsync<long>(
+            "SELECT count(*) FROM messages WHERE sender_id = $1 AND client_message_id = $2", sender.Id, key));
+        foreach (var ws in connections)
+        {
+            await ws.DisposeAsync();
+        }
+    }
+
     /// <summary>Asserts an RFC 9457 problem document with a human detail, and returns it.</summary>
     public static async Task<JsonElement> AssertProblemAsync(this HttpResponseMessage response, HttpStatusCode status)
     {
