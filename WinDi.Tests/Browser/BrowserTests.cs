@@ -70,6 +70,33 @@ public sealed class BrowserTests(SharedApp shared, Chromium chromium, PostgresSe
     }
 
     [Fact]
+    public async Task MessagesTypedFasterThanTheSendLimitAreDeliveredAsTheBudgetRefills()
+    {
+        await using var limited = new WinDiApp(postgres, new Dictionary<string, string?> { ["Limits:SendPerSecond"] = "2", ["Limits:SendBurst"] = "2" });
+        var ann = await limited.RegisterAsync("Ann Quick");
+        var ben = await limited.RegisterAsync("Ben Patient");
+        var chatId = await ann.StartPrivateChatAsync(ben);
+        await using var annBrowser = await BrowserSession.OpenAsync(chromium, limited);
+        await annBrowser.LogInAsync(ann);
+        await annBrowser.ChatItem(ben.Name).ClickAsync();
+
+        var texts = Enumerable.Range(1, 6).Select(i => $"quick note {i}").ToArray();
+        foreach (var text in texts)
+        {
+            await annBrowser.SendAsync(text);
+        }
+
+        // The server refuses what exceeds the budget (rate_limited); the page keeps those pending and sends them again.
+        foreach (var text in texts)
+        {
+            await Expect(annBrowser.Ticks(text)).ToHaveTextAsync("✓", new() { Timeout = 15_000 });
+        }
+        var stored = (await ben.GetJsonAsync($"/history/{chatId}")).EnumerateArray().Select(m => m.GetProperty("text").GetString()).ToList();
+        Assert.Equal(texts.Order(), stored.Order());
+        annBrowser.AssertNoPageErrors();
+    }
+
+    [Fact]
     public async Task APageThatLostItsConnectionCatchesUpWithSyncAndSendsWhatWasWrittenOfflineWhenItReturns()
     {
         var ann = await app.RegisterAsync("Ann Lindqvist");

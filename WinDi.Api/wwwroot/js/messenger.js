@@ -343,6 +343,12 @@ export class Messenger {
 
   #error(frame) {
     const pending = frame.client_message_id && state.pending.get(frame.client_message_id);
+    if (pending && frame.code === 'rate_limited') {
+      // The per-connection send budget refills every second (a long pending queue after a reconnect
+      // can exceed the burst): try again shortly, still pending. The client_message_id keeps it safe.
+      setTimeout(() => { if (state.pending.has(pending.client_message_id)) this.#sendPending(pending); }, 1000);
+      return;
+    }
     if (pending) {
       pending.error = frame.detail || frame.code;
       savePending();
