@@ -1,7 +1,8 @@
 namespace WinDi.Api.Realtime;
 
 /// <summary>A frame for every connection of the given users, wherever they are connected.</summary>
-public sealed record RealtimeEvent(IReadOnlyList<long> UserIds, ReadOnlyMemory<byte> Frame);
+/// <remarks>An array, not a list interface: every delivery walks it, and an array is walked without allocating.</remarks>
+public sealed record RealtimeEvent(long[] UserIds, ReadOnlyMemory<byte> Frame);
 
 /// <summary>
 /// Carries events, after their data has committed, to every API node that may hold a connection of the
@@ -12,12 +13,13 @@ public interface IEventRelay
     ValueTask PublishAsync(RealtimeEvent realtimeEvent, CancellationToken ct);
 }
 
+/// <summary>Delivers to this node's connections; <see cref="RedisRelay"/> does this first, then tells the other nodes.</summary>
 public sealed class InProcessRelay(ConnectionRegistry connections) : IEventRelay
 {
     public ValueTask PublishAsync(RealtimeEvent realtimeEvent, CancellationToken ct)
     {
         using var activity = Telemetry.Source.StartActivity("relay publish");
-        activity?.SetTag("windi.recipients", realtimeEvent.UserIds.Count);
+        activity?.SetTag("windi.recipients", realtimeEvent.UserIds.Length);
         connections.Deliver(realtimeEvent);
         return ValueTask.CompletedTask;
     }

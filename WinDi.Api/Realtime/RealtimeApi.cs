@@ -22,6 +22,7 @@ public static partial class RealtimeApi
         builder.Services.AddSingleton<MessageStore>();
         builder.Services.AddSingleton<MessageWriter>();
         builder.Services.AddSingleton<CommandHandler>();
+        builder.Services.AddSingleton<InProcessRelay>();
         if (builder.AddRedis())
         {
             builder.Services.AddSingleton<RedisRelay>();
@@ -30,7 +31,7 @@ public static partial class RealtimeApi
         }
         else
         {
-            builder.Services.AddSingleton<IEventRelay, InProcessRelay>();
+            builder.Services.AddSingleton<IEventRelay>(services => services.GetRequiredService<InProcessRelay>());
         }
         return builder;
     }

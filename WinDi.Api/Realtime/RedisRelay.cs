@@ -9,7 +9,7 @@ namespace WinDi.Api.Realtime;
 /// of a send: when it is down, publishing fails fast, this node's clients still get everything, the others
 /// catch up with SYNC, and the subscription comes back by itself when Redis does.
 /// </summary>
-public sealed partial class RedisRelay(IConnectionMultiplexer redis, ConnectionRegistry connections, ILogger<RedisRelay> logger)
+public sealed partial class RedisRelay(IConnectionMultiplexer redis, InProcessRelay local, ConnectionRegistry connections, ILogger<RedisRelay> logger)
     : BackgroundService, IEventRelay
 {
     public const string ChannelName = "windi:events";
@@ -24,11 +24,9 @@ public sealed partial class RedisRelay(IConnectionMultiplexer redis, ConnectionR
 
     public ValueTask PublishAsync(RealtimeEvent realtimeEvent, CancellationToken ct)
     {
-        using var activity = Telemetry.Source.StartActivity("relay publish");
-        activity?.SetTag("windi.recipients", realtimeEvent.UserIds.Count);
-        connections.Deliver(realtimeEvent);
+        var delivered = local.PublishAsync(realtimeEvent, ct);
         _ = PublishToOtherNodesAsync(RelayEnvelope.Encode(node, realtimeEvent));
-        return ValueTask.CompletedTask;
+        return delivered;
     }
 
     private async Task PublishToOtherNodesAsync(byte[] envelope)
@@ -37,7 +35,11 @@ public sealed partial class RedisRelay(IConnectionMultiplexer redis, ConnectionR
         {
             await redis.GetSubscriber().PublishAsync(Channel, envelope);
             Telemetry.RelayPublished.Add(1);
-            Interlocked.Exchange(ref publishFailuresLogged, 0);
+            // Read first: a shared write on every publish would contend between threads for nothing.
+            if (Volatile.Read(ref publishFailuresLogged) != 0)
+            {
+                Interlocked.Exchange(ref publishFailuresLogged, 0);
+            }
         }
         catch (Exception e) when (e is RedisException or TimeoutException or ObjectDisposedException)
         {
@@ -57,8 +59,7 @@ public sealed partial class RedisRelay(IConnectionMultiplexer redis, ConnectionR
     /// </summary>
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
-        var ct = stoppingToken;
-        while (!ct.IsCancellationRequested)
+        while (!stoppingToken.IsCancellationRequested)
         {
             try
             {
@@ -71,7 +72,7 @@ public sealed partial class RedisRelay(IConnectionMultiplexer redis, ConnectionR
             catch (Exception e) when (e is RedisException or TimeoutException)
             {
                 Log.SubscribeFailed(logger, e);
-                await Task.Delay(TimeSpan.FromSeconds(1), ct).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+                await Task.Delay(TimeSpan.FromSeconds(1), stoppingToken).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
             }
         }
     }

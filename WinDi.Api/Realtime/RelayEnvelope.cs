@@ -14,10 +14,10 @@ public static class RelayEnvelope
     public static byte[] Encode(Guid node, RealtimeEvent realtimeEvent)
     {
         var users = realtimeEvent.UserIds;
-        var buffer = new byte[NodeBytes + sizeof(int) + (users.Count * sizeof(long)) + realtimeEvent.Frame.Length];
+        var buffer = new byte[NodeBytes + sizeof(int) + (users.Length * sizeof(long)) + realtimeEvent.Frame.Length];
         node.TryWriteBytes(buffer);
         var span = buffer.AsSpan(NodeBytes);
-        BinaryPrimitives.WriteInt32LittleEndian(span, users.Count);
+        BinaryPrimitives.WriteInt32LittleEndian(span, users.Length);
         span = span[sizeof(int)..];
         foreach (var user in users)
         {
