@@ -12,7 +12,9 @@ namespace WinDi.Api.Realtime;
 /// </summary>
 public sealed partial class ClientConnection : IAsyncDisposable
 {
-    private readonly WebSocket socket;
+    // Set when the upgrade completes (RunAsync). The connection is registered before that, so that no event
+    // committed while the handshake finishes is missed; until then its events wait in the queue.
+    private WebSocket? socket;
     private readonly Channel<Outbound> outbound;
     private readonly TokenBucketRateLimiter sendLimiter;
     private readonly int maxFrameBytes;
@@ -25,9 +27,8 @@ public sealed partial class ClientConnection : IAsyncDisposable
     private readonly CancellationTokenSource closing = new();
     private int state = Open;
 
-    public ClientConnection(WebSocket socket, long userId, LimitsOptions limits, ILogger logger)
+    public ClientConnection(long userId, LimitsOptions limits, ILogger logger)
     {
-        this.socket = socket;
         this.logger = logger;
         UserId = userId;
         maxFrameBytes = limits.MaxFrameBytes;
@@ -65,7 +66,7 @@ public sealed partial class ClientConnection : IAsyncDisposable
             Log.QueueOverflow(logger, Id, UserId);
             Telemetry.ConnectionsOverflowed.Add(1);
             outbound.Writer.TryComplete();
-            socket.Abort();
+            Volatile.Read(ref socket)?.Abort();
             closing.Cancel();
         }
     }
@@ -82,14 +83,20 @@ public sealed partial class ClientConnection : IAsyncDisposable
         return lease.IsAcquired;
     }
 
-    /// <summary>Runs until the client closes, the connection fails, or <paramref name="ct"/> fires (token expiry, shutdown).</summary>
-    public async Task RunAsync(Func<ClientConnection, ReadOnlyMemory<byte>, CancellationToken, Task> handleFrame, CancellationToken ct)
+    /// <summary>Runs on the accepted socket until the client closes, the connection fails, or <paramref name="ct"/> fires (token expiry, shutdown).</summary>
+    public async Task RunAsync(WebSocket webSocket, Func<ClientConnection, ReadOnlyMemory<byte>, CancellationToken, Task> handleFrame, CancellationToken ct)
     {
+        Volatile.Write(ref socket, webSocket);
+        if (Volatile.Read(ref state) == Overflowed)
+        {
+            webSocket.Abort();
+            return;
+        }
         using var linked = CancellationTokenSource.CreateLinkedTokenSource(ct, closing.Token);
-        var sending = SendLoopAsync();
+        var sending = SendLoopAsync(webSocket);
         try
         {
-            await ReceiveLoopAsync(handleFrame, linked.Token);
+            await ReceiveLoopAsync(webSocket, handleFrame, linked.Token);
         }
         catch (OperationCanceledException) when (linked.IsCancellationRequested)
         {
@@ -115,13 +122,13 @@ public sealed partial class ClientConnection : IAsyncDisposable
             outbound.Writer.TryComplete();
             closing.CancelAfter(CloseHandshakeTimeout);
         }
-        else if (socket.State is not (WebSocketState.CloseSent or WebSocketState.Closed))
+        else if (Volatile.Read(ref socket) is { State: not (WebSocketState.CloseSent or WebSocketState.Closed) } open)
         {
-            socket.Abort();
+            open.Abort();
         }
     }
 
-    private async Task ReceiveLoopAsync(Func<ClientConnection, ReadOnlyMemory<byte>, CancellationToken, Task> handleFrame, CancellationToken ct)
+    private async Task ReceiveLoopAsync(WebSocket socket, Func<ClientConnection, ReadOnlyMemory<byte>, CancellationToken, Task> handleFrame, CancellationToken ct)
     {
         while (socket.State == WebSocketState.Open)
         {
@@ -131,7 +138,7 @@ public sealed partial class ClientConnection : IAsyncDisposable
                 var buffer = ArrayPool<byte>.Shared.Rent(maxFrameBytes + 1);
                 try
                 {
-                    if (!await ReceiveFrameAsync(buffer, handleFrame, ct))
+                    if (!await ReceiveFrameAsync(socket, buffer, handleFrame, ct))
                     {
                         return;
                     }
@@ -150,7 +157,7 @@ public sealed partial class ClientConnection : IAsyncDisposable
     }
 
     /// <summary>Reads and handles one frame; false when the connection is closing.</summary>
-    private async Task<bool> ReceiveFrameAsync(byte[] buffer, Func<ClientConnection, ReadOnlyMemory<byte>, CancellationToken, Task> handleFrame, CancellationToken ct)
+    private async Task<bool> ReceiveFrameAsync(WebSocket socket, byte[] buffer, Func<ClientConnection, ReadOnlyMemory<byte>, CancellationToken, Task> handleFrame, CancellationToken ct)
     {
         var length = 0;
         ValueWebSocketReceiveResult result;
@@ -176,7 +183,7 @@ public sealed partial class ClientConnection : IAsyncDisposable
         if (Volatile.Read(ref state) != Open)
         {
             // Closing (token expired, frame too big, overflow): nothing more is handled.
-            await DrainUntilClosedAsync(buffer, ct);
+            await DrainUntilClosedAsync(socket, buffer, ct);
             return false;
         }
         await handleFrame(this, buffer.AsMemory(0, length), ct);
@@ -187,14 +194,14 @@ public sealed partial class ClientConnection : IAsyncDisposable
     /// Reads and discards until the client answers our close frame (Close bounds the wait), so that unread
     /// bytes do not make the TCP stack reset the connection before the client reads the close frame.
     /// </summary>
-    private async Task DrainUntilClosedAsync(byte[] buffer, CancellationToken ct)
+    private static async Task DrainUntilClosedAsync(WebSocket socket, byte[] buffer, CancellationToken ct)
     {
         while ((await socket.ReceiveAsync(buffer.AsMemory(), ct)).MessageType != WebSocketMessageType.Close)
         {
         }
     }
 
-    private async Task SendLoopAsync()
+    private async Task SendLoopAsync(WebSocket socket)
     {
         try
         {

@@ -57,15 +57,17 @@ public static partial class RealtimeApi
             return Problems.BadRequest("This endpoint speaks WebSocket only: send an Upgrade request.");
         }
 
-        using var socket = await http.WebSockets.AcceptWebSocketAsync(new WebSocketAcceptContext { KeepAliveInterval = TimeSpan.FromSeconds(30) });
-        await using var connection = new ClientConnection(socket, me.Id, limits.Value, logger);
-        using var expiry = CloseWhenTokenExpires(http, connection, clock);
+        // Registered before the upgrade completes: once the client sees the handshake succeed, it gets every
+        // event committed after that (events of the last moments wait in the connection's queue).
+        await using var connection = new ClientConnection(me.Id, limits.Value, logger);
         registry.Add(connection);
-        Log.Connected(logger, connection.Id, me.Id);
-        using var stop = CancellationTokenSource.CreateLinkedTokenSource(http.RequestAborted, lifetime.ApplicationStopping);
         try
         {
-            await connection.RunAsync(handler.HandleAsync, stop.Token);
+            using var socket = await http.WebSockets.AcceptWebSocketAsync(new WebSocketAcceptContext { KeepAliveInterval = TimeSpan.FromSeconds(30) });
+            using var expiry = CloseWhenTokenExpires(http, connection, clock);
+            using var stop = CancellationTokenSource.CreateLinkedTokenSource(http.RequestAborted, lifetime.ApplicationStopping);
+            Log.Connected(logger, connection.Id, me.Id);
+            await connection.RunAsync(socket, handler.HandleAsync, stop.Token);
         }
         finally
         {
