@@ -3,6 +3,7 @@ using System.Net.Http.Headers;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Mvc.Testing;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 
 namespace WinDi.Tests.Infrastructure;
@@ -53,6 +54,22 @@ public class WinDiApp : WebApplicationFactory<Program>
         }
         builder.ConfigureLogging(logging => logging.ClearProviders().AddProvider(new CapturingLoggerProvider(Logs)));
     }
+
+    /// <summary>
+    /// Builds one host at a time across the test run. With minimal hosting, the factory's deferred builder runs
+    /// Program on another thread and starts the host while building it (dotnet/aspnetcore#38335); builds running
+    /// in parallel test classes then race, and one factory can find its server already started
+    /// ("Addresses cannot be modified after the server has started"). A build takes a fraction of a second.
+    /// </summary>
+    protected override IHost CreateHost(IHostBuilder builder)
+    {
+        lock (HostCreation)
+        {
+            return base.CreateHost(builder);
+        }
+    }
+
+    private static readonly Lock HostCreation = new();
 
     public HttpClient Anonymous() => new() { BaseAddress = BaseAddress };
 
