@@ -103,7 +103,7 @@ public static class ChatsApi
         var chat = (await ChatQueries.ListAsync(db, me.Id, id, ct)).SingleOrDefault();
         if (chat is null)
         {
-            return await db.Chats.AnyAsync(c => c.Id == id, ct) ? Problems.Forbidden(Problems.NotAMember) : Problems.NotFound(Problems.NoSuchChat);
+            return await ChatAccess.DeniedAsync(db, id, ct);
         }
         var members = await db.ChatMembers.Where(m => m.ChatId == id).OrderBy(m => m.JoinedAt).ThenBy(m => m.UserId)
             .Select(m => new MemberDto(m.UserId, m.User.Name)).ToListAsync(ct);
@@ -137,7 +137,7 @@ public static class ChatsApi
         {
             return TypedResults.Ok(new DetailResponse("You left the chat."));
         }
-        return await db.Chats.AnyAsync(c => c.Id == id, ct) ? Problems.Forbidden(Problems.NotAMember) : Problems.NotFound(Problems.NoSuchChat);
+        return await ChatAccess.DeniedAsync(db, id, ct);
     }
 
     /// <summary>

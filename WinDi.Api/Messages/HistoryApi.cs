@@ -2,6 +2,7 @@ using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.AspNetCore.Mvc;
 using Microsoft.EntityFrameworkCore;
 using WinDi.Api.Auth;
+using WinDi.Api.Chats;
 using WinDi.Api.Data;
 
 namespace WinDi.Api.Messages;
@@ -37,9 +38,10 @@ public static class HistoryApi
             return errors.ToResult();
         }
 
-        var access = await db.Chats.Where(c => c.Id == chatId).Select(c => c.Members.Any(m => m.UserId == me.Id)).ToListAsync(ct);
-        if (access is []) return Problems.NotFound(Problems.NoSuchChat);
-        if (!access[0]) return Problems.Forbidden(Problems.NotAMember);
+        if (!await db.ChatMembers.AnyAsync(m => m.ChatId == chatId && m.UserId == me.Id, ct))
+        {
+            return await ChatAccess.DeniedAsync(db, chatId, ct);
+        }
 
         var messages = db.Messages.Where(m => m.ChatId == chatId);
         List<MessageDto> page;

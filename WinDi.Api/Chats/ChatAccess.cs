@@ -1,0 +1,15 @@
+using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.EntityFrameworkCore;
+using WinDi.Api.Data;
+
+namespace WinDi.Api.Chats;
+
+/// <summary>
+/// Endpoints put the membership condition in their own query. When that finds nothing, this says why:
+/// 404 when the chat does not exist, 403 when the caller is not in it.
+/// </summary>
+public static class ChatAccess
+{
+    public static async Task<ProblemHttpResult> DeniedAsync(WinDiDb db, long chatId, CancellationToken ct) =>
+        await db.Chats.AnyAsync(c => c.Id == chatId, ct) ? Problems.Forbidden(Problems.NotAMember) : Problems.NotFound(Problems.NoSuchChat);
+}
