@@ -315,6 +315,32 @@ public sealed class WebSocketTests(SharedApp shared) : IClassFixture<SharedApp>
     }
 
     [Fact]
+    public async Task SyncWithoutALimitReturns500AndSaysThereIsMore()
+    {
+        var ann = await app.RegisterAsync();
+        var bob = await app.RegisterAsync();
+        var chatId = await ann.StartPrivateChatAsync(bob);
+        await using var annWs = await ann.ConnectAsync();
+        var first = 0L;
+        for (var i = 0; i < 501; i++)
+        {
+            await annWs.SendMessageAsync(chatId, $"m{i}");
+            var id = (await annWs.ExpectAsync("NEW_MESSAGE")).Id();
+            first = i == 0 ? id : first;
+        }
+        await using var bobWs = await bob.ConnectAsync();
+
+        var (page, done) = await bobWs.SyncAsync(first - 1);
+        var (rest, restDone) = await bobWs.SyncAsync(done.GetProperty("last_id").GetInt64());
+
+        Assert.Equal(500, page.Count);
+        Assert.True(done.GetProperty("has_more").GetBoolean());
+        Assert.Equal(page[^1].Id(), done.GetProperty("last_id").GetInt64());
+        Assert.Equal("m500", Assert.Single(rest).GetProperty("text").GetString());
+        Assert.False(restDone.GetProperty("has_more").GetBoolean());
+    }
+
+    [Fact]
     public async Task SyncNeverSkipsAMessageWhileManyAreBeingSentAtOnce()
     {
         // Two replicas on one database, so that commits of two writers race (each replica's writer
