@@ -31,7 +31,7 @@ public static class AuthApi
     }
 
     private static async Task<Results<Created<UserDto>, ValidationProblem, ProblemHttpResult>> Register(
-        RegisterRequest request, WinDiDb db, IPasswordHasher<User> hasher, ILogger<User> logger, CancellationToken ct)
+        RegisterRequest request, WinDiDb db, IPasswordHasher<User> hasher, ILogger<AuthLog> logger, CancellationToken ct)
     {
         var name = request.Name?.Trim() ?? "";
         var email = request.Email?.Trim() ?? "";
@@ -78,7 +78,7 @@ public static class AuthApi
     private static async Task<Results<Ok<TokenResponse>, ValidationProblem, ProblemHttpResult>> IssueToken(
         [FromForm] string? username, [FromForm] string? password,
         WinDiDb db, IPasswordHasher<User> hasher, TokenIssuer tokens, LoginThrottle throttle,
-        HttpContext http, ILogger<User> logger, CancellationToken ct)
+        HttpContext http, ILogger<AuthLog> logger, CancellationToken ct)
     {
         if (string.IsNullOrWhiteSpace(username) || string.IsNullOrEmpty(password))
         {
@@ -126,8 +126,13 @@ public static class AuthApi
     }
 }
 
-internal static partial class AuthLog
+/// <summary>The auth endpoints' log messages; also their log category (WinDi.Api.Auth.AuthLog).</summary>
+public sealed partial class AuthLog
 {
+    private AuthLog()
+    {
+    }
+
     [LoggerMessage(Level = LogLevel.Information, Message = "Registered user {UserId}")]
     public static partial void Registered(ILogger logger, long userId);
 
