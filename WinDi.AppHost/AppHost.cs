@@ -1,9 +1,11 @@
+using WinDi.AppHost;
+
 var builder = DistributedApplication.CreateBuilder(args);
 
-var postgres = builder.AddPostgres("postgres").WithDataVolume();
-var database = postgres.AddDatabase("windi");
-
-var redis = builder.AddRedis("redis");
+// PostgreSQL and Redis: containers, local server processes, or servers you name (see Infrastructure.cs).
+var infrastructure = Infrastructure.Choose(builder);
+var database = infrastructure.AddDatabase(builder);
+var redis = infrastructure.AddRedis(builder);
 
 var jwtSecret = builder.AddParameter("jwt-secret", secret: true)
     .WithDescription("HMAC key that signs access tokens, at least 32 bytes. Every API replica gets the same one.");
@@ -27,3 +29,6 @@ builder.AddProject<Projects.WinDi_Api>("api")
     .WithHttpHealthCheck("/health");
 
 builder.Build().Run();
+
+/// <summary>Internal, so that a test project referencing both the AppHost and the API sees one public Program.</summary>
+internal partial class Program;

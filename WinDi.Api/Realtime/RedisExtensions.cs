@@ -8,27 +8,23 @@ public static class RedisExtensions
     public const string ConnectionName = "redis";
 
     /// <summary>
-    /// What Aspire's AddRedisClient adds, from the plain packages: one shared multiplexer that does not give
-    /// up when Redis is down at start, and a health check. Redis only carries events between replicas, so
-    /// an outage makes /health Degraded, not Unhealthy. Returns false when ConnectionStrings:redis is unset.
+    /// Aspire's Redis client integration (one shared multiplexer, started at once, that does not give up when
+    /// Redis is down at start; tracing) when ConnectionStrings:redis is set. Returns false when it is not.
+    /// Redis only carries events between replicas, so an outage makes /health Degraded, not Unhealthy: the
+    /// integration's own check (Unhealthy) is replaced by one that says so.
     /// </summary>
     public static bool AddRedis(this IHostApplicationBuilder builder)
     {
-        var connectionString = builder.Configuration.GetConnectionString(ConnectionName);
-        if (string.IsNullOrWhiteSpace(connectionString))
+        if (string.IsNullOrWhiteSpace(builder.Configuration.GetConnectionString(ConnectionName)))
         {
             return false;
         }
-        builder.Services.AddSingleton<IConnectionMultiplexer>(services =>
+        builder.AddRedisClient(ConnectionName, settings => settings.DisableHealthChecks = true, options =>
         {
-            var options = ConfigurationOptions.Parse(connectionString);
-            options.AbortOnConnectFail = false;
             // Fail at once while disconnected instead of queueing: a publish that cannot go now is not worth
             // sending late (the data is in PostgreSQL and clients catch up with SYNC).
             options.BacklogPolicy = BacklogPolicy.FailFast;
             options.ClientName ??= builder.Environment.ApplicationName;
-            options.LoggerFactory = services.GetRequiredService<ILoggerFactory>();
-            return ConnectionMultiplexer.Connect(options);
         });
         builder.Services.AddHealthChecks().AddRedis(
             services => services.GetRequiredService<IConnectionMultiplexer>(),

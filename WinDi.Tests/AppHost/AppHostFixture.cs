@@ -6,19 +6,19 @@ using Aspire.Hosting.Testing;
 namespace WinDi.Tests.AppHost;
 
 /// <summary>
-/// The real AppHost, started once for <see cref="AppHostTests"/>: PostgreSQL and Redis containers, the
-/// migration worker, two API replicas behind the DCP proxy. It needs the Aspire packages and Docker or
-/// Podman, so it is compiled only with <c>-p:WinDiAppHostTests=true</c>.
+/// The real AppHost, started once for <see cref="AppHostTests"/> in the no-container mode that machines
+/// without a container runtime use: PostgreSQL (a fresh cluster in a temporary directory) and Redis as local
+/// processes, the migration worker, two API replicas behind the DCP proxy.
 /// </summary>
 public sealed class AppHostFixture : IAsyncLifetime
 {
     public const int ApiReplicas = 2;
 
-    /// <summary>Generous: the first run pulls the postgres and redis images.</summary>
-    private static readonly TimeSpan StartTimeout = TimeSpan.FromMinutes(5);
+    private static readonly TimeSpan StartTimeout = TimeSpan.FromMinutes(3);
 
     private IDistributedApplicationTestingBuilder? builder;
     private DistributedApplication? app;
+    private string? postgresData;
 
     public DistributedApplication App => app ?? throw new InvalidOperationException("The AppHost has not started.");
 
@@ -31,16 +31,23 @@ public sealed class AppHostFixture : IAsyncLifetime
     public async ValueTask InitializeAsync()
     {
         using var timeout = new CancellationTokenSource(StartTimeout);
-        builder = await DistributedApplicationTestingBuilder.CreateAsync<Projects.WinDi_AppHost>(timeout.Token);
-        builder.Configuration["Parameters:jwt-secret"] = Convert.ToHexString(RandomNumberGenerator.GetBytes(32));
-
-        // A fresh database on every run, so that the seed ids are those of the README and a developer's
-        // data in the AppHost's named volume is neither read nor changed by the tests.
-        var postgres = builder.Resources.Single(r => r.Name == "postgres");
-        foreach (var mount in postgres.Annotations.OfType<ContainerMountAnnotation>().ToList())
+        // A fresh cluster on every run, so that the seed ids are those of the README and a developer's data
+        // under .windi/ is neither read nor changed. Its parent must be traversable by the postgres user.
+        var parent = Directory.CreateTempSubdirectory("windi-apphost-");
+        if (!OperatingSystem.IsWindows())
         {
-            postgres.Annotations.Remove(mount);
+            parent.UnixFileMode |= UnixFileMode.GroupExecute | UnixFileMode.OtherExecute;
         }
+        postgresData = parent.FullName;
+
+        builder = await DistributedApplicationTestingBuilder.CreateAsync<Projects.WinDi_AppHost>(
+            [
+                $"{WinDi.AppHost.Infrastructure.SettingKey}=local",
+                $"{WinDi.AppHost.LocalPostgresExtensions.DataSetting}={Path.Combine(postgresData, "data")}",
+                $"Parameters:jwt-secret={Convert.ToHexString(RandomNumberGenerator.GetBytes(32))}",
+            ],
+            timeout.Token);
+        WithoutOtlpExporter(builder);
 
         app = await builder.BuildAsync(timeout.Token);
         await app.StartAsync(timeout.Token);
@@ -60,7 +67,25 @@ public sealed class AppHostFixture : IAsyncLifetime
     }
 
     /// <summary>
-    /// Each API replica's own address, bypassing the proxy. Aspire 13.1 has no per-replica endpoint API
+    /// The testing builder turns the dashboard off, and without it every service would export to
+    /// localhost:4317, where nothing listens, and wait on that exporter when it stops.
+    /// </summary>
+    private static void WithoutOtlpExporter(IDistributedApplicationTestingBuilder builder)
+    {
+        foreach (var project in builder.Resources.OfType<ProjectResource>())
+        {
+            builder.CreateResourceBuilder(project).WithEnvironment(context =>
+            {
+                foreach (var key in context.EnvironmentVariables.Keys.Where(k => k.StartsWith("OTEL_EXPORTER_OTLP", StringComparison.Ordinal)).ToList())
+                {
+                    context.EnvironmentVariables.Remove(key);
+                }
+            });
+        }
+    }
+
+    /// <summary>
+    /// Each API replica's own address, bypassing the proxy. Aspire has no per-replica endpoint API
     /// (GetEndpoint and CreateHttpClient give the proxy), but every replica is a resource instance of its own
     /// in ResourceNotificationService, and its snapshot carries the environment DCP started it with:
     /// ASPNETCORE_URLS holds the port that replica listens on.
@@ -107,6 +132,10 @@ public sealed class AppHostFixture : IAsyncLifetime
         if (builder is not null)
         {
             await builder.DisposeAsync();
+        }
+        if (postgresData is not null)
+        {
+            Directory.Delete(postgresData, recursive: true);
         }
     }
 }
