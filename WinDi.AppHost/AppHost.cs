@@ -7,7 +7,8 @@ var infrastructure = Infrastructure.Choose(builder);
 var database = infrastructure.AddDatabase(builder);
 var redis = infrastructure.AddRedis(builder);
 
-var jwtSecret = builder.AddParameter("jwt-secret", secret: true)
+// Generated on the first run and kept in the AppHost's user secrets; a value in Parameters:jwt-secret wins.
+var jwtSecret = builder.AddParameter("jwt-secret", new GenerateParameterDefault { MinLength = 48, Special = false }, secret: true, persist: true)
     .WithDescription("HMAC key that signs access tokens, at least 32 bytes. Every API replica gets the same one.");
 
 var migrations = builder.AddProject<Projects.WinDi_MigrationWorker>("migrations")

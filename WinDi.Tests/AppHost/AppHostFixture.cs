@@ -6,6 +6,16 @@ using Aspire.Hosting.Testing;
 namespace WinDi.Tests.AppHost;
 
 /// <summary>
+/// The AppHost tests run alone, after the rest: the whole application on two cores beside a hundred other
+/// tests makes start-up times meaningless, and its processes take ports from the same ephemeral range.
+/// </summary>
+[CollectionDefinition(Name, DisableParallelization = true)]
+public sealed class AppHostCollection : ICollectionFixture<AppHostFixture>
+{
+    public const string Name = "AppHost";
+}
+
+/// <summary>
 /// The real AppHost, started once for <see cref="AppHostTests"/> in the no-container mode that machines
 /// without a container runtime use: PostgreSQL (a fresh cluster in a temporary directory) and Redis as local
 /// processes, the migration worker, two API replicas behind the DCP proxy.

@@ -7,10 +7,11 @@ using Microsoft.Extensions.Diagnostics.HealthChecks;
 namespace WinDi.Tests.AppHost;
 
 /// <summary>
-/// The whole application as the AppHost wires it: containers, the worker gated before the API, two API
-/// replicas relaying over Redis. Opt-in (see the README, "Aspire AppHost").
+/// The whole application as the AppHost wires it (no-container mode): the worker gated before the API, two
+/// API replicas relaying over Redis.
 /// </summary>
-public sealed class AppHostTests(AppHostFixture fixture) : IClassFixture<AppHostFixture>
+[Collection(AppHostCollection.Name)]
+public sealed class AppHostTests(AppHostFixture fixture)
 {
     private static readonly TimeSpan Wait = TimeSpan.FromSeconds(30);
 
@@ -72,6 +73,52 @@ public sealed class AppHostTests(AppHostFixture fixture) : IClassFixture<AppHost
         var echo = await ReceiveAsync(alice, IsNewMessage(clientMessageId), timeout.Token);
         Assert.Equal(echo.GetProperty("id").GetInt64(), received.GetProperty("id").GetInt64());
         Assert.Equal(echo.GetProperty("sender_id").GetInt64(), received.GetProperty("sender_id").GetInt64());
+    }
+
+    /// <summary>Redis only relays events: without it both replicas stay in rotation (200 Degraded), and they recover by themselves.</summary>
+    [Fact(Timeout = 120_000)]
+    public async Task HealthIsDegradedWhileRedisIsStoppedAndHealthyWhenItIsBack()
+    {
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(TestContext.Current.CancellationToken);
+        timeout.CancelAfter(TimeSpan.FromSeconds(90));
+        var replicas = await fixture.ReplicaAddressesAsync(timeout.Token);
+
+        var stopped = await fixture.App.ResourceCommands.ExecuteCommandAsync("redis", KnownResourceCommands.StopCommand, timeout.Token);
+        Assert.True(stopped.Success, stopped.Message);
+        try
+        {
+            foreach (var replica in replicas)
+            {
+                await WaitForHealthAsync(replica, "Degraded", timeout.Token);
+            }
+        }
+        finally
+        {
+            var started = await fixture.App.ResourceCommands.ExecuteCommandAsync("redis", KnownResourceCommands.StartCommand, timeout.Token);
+            Assert.True(started.Success, started.Message);
+        }
+        await fixture.App.ResourceNotifications.WaitForResourceHealthyAsync("redis", timeout.Token);
+        foreach (var replica in replicas)
+        {
+            await WaitForHealthAsync(replica, "Healthy", timeout.Token);
+        }
+    }
+
+    private static async Task WaitForHealthAsync(Uri replica, string expected, CancellationToken cancellationToken)
+    {
+        using var http = new HttpClient { BaseAddress = replica };
+        var last = "";
+        while (true)
+        {
+            using var response = await http.GetAsync("/health", cancellationToken);
+            last = $"{(int)response.StatusCode} {await response.Content.ReadAsStringAsync(cancellationToken)}";
+            if (response.StatusCode == HttpStatusCode.OK && last.EndsWith(expected, StringComparison.Ordinal))
+            {
+                return;
+            }
+            Assert.False(cancellationToken.IsCancellationRequested, $"{replica}health stayed '{last}', expected 200 {expected}");
+            await Task.Delay(250, cancellationToken);
+        }
     }
 
     private static async Task AssertHealthyAsync(HttpClient http, CancellationToken cancellationToken)
