@@ -10,7 +10,7 @@ namespace WinDi.Tests.AppHost;
 /// tests makes start-up times meaningless, and its processes take ports from the same ephemeral range.
 /// </summary>
 [CollectionDefinition(Name, DisableParallelization = true)]
-public sealed class AppHostCollection : ICollectionFixture<AppHostFixture>
+public sealed class AppHostTestGroup : ICollectionFixture<AppHostFixture>
 {
     public const string Name = "AppHost";
 }
@@ -80,7 +80,7 @@ public sealed class AppHostFixture : IAsyncLifetime
     /// The testing builder turns the dashboard off, and without it every service would export to
     /// localhost:4317, where nothing listens, and wait on that exporter when it stops.
     /// </summary>
-    private static void WithoutOtlpExporter(IDistributedApplicationTestingBuilder builder)
+    public static void WithoutOtlpExporter(IDistributedApplicationTestingBuilder builder)
     {
         foreach (var project in builder.Resources.OfType<ProjectResource>())
         {

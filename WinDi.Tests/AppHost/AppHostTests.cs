@@ -10,7 +10,7 @@ namespace WinDi.Tests.AppHost;
 /// The whole application as the AppHost wires it (no-container mode): the worker gated before the API, two
 /// API replicas relaying over Redis.
 /// </summary>
-[Collection(AppHostCollection.Name)]
+[Collection(AppHostTestGroup.Name)]
 public sealed class AppHostTests(AppHostFixture fixture)
 {
     private static readonly TimeSpan Wait = TimeSpan.FromSeconds(30);
