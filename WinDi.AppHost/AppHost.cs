@@ -11,7 +11,10 @@ var redis = infrastructure.AddRedis(builder);
 var jwtSecret = builder.AddParameter("jwt-secret", new GenerateParameterDefault { MinLength = 48, Special = false }, secret: true, persist: true)
     .WithDescription("HMAC key that signs access tokens, at least 32 bytes. Every API replica gets the same one.");
 
+// Services read only ConnectionStrings__* (the keys of DESIGN §2): no WINDI_PASSWORD-style connection
+// properties, which would put passwords in more variables than needed, and in the dashboard.
 var migrations = builder.AddProject<Projects.WinDi_MigrationWorker>("migrations")
+    .WithReferenceEnvironment(ReferenceEnvironmentInjectionFlags.ConnectionString)
     .WithReference(database)
     .WaitFor(database)
     .WithEnvironment("Seed__TestData", "true");
@@ -21,6 +24,7 @@ var migrations = builder.AddProject<Projects.WinDi_MigrationWorker>("migrations"
 // off here, Aspire refuses both when there is more than one replica.
 builder.AddProject<Projects.WinDi_Api>("api")
     .WithReplicas(2)
+    .WithReferenceEnvironment(ReferenceEnvironmentInjectionFlags.ConnectionString)
     .WithReference(database)
     .WithReference(redis)
     .WithEnvironment("Jwt__Secret", jwtSecret)
