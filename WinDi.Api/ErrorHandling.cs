@@ -1,11 +1,12 @@
 using Microsoft.AspNetCore.Diagnostics;
+using Npgsql;
 
 namespace WinDi.Api;
 
 /// <summary>
 /// Every error is a problem document with a human detail: framework responses without a body
 /// (401 from the bearer handler, 404 and 405 from routing) get one here, and requests that fail to bind
-/// (malformed JSON, a non-numeric query value) are answered 400 with the reason.
+/// (malformed JSON, a non-numeric query value) are answered 400 with the reason, and a database outage is 503.
 /// </summary>
 public static class ErrorHandling
 {
@@ -28,12 +29,30 @@ public static class ErrorHandling
                 StatusCodes.Status413PayloadTooLarge => "The request body is too large.",
                 StatusCodes.Status415UnsupportedMediaType => "Unsupported content type: send JSON, or a form for POST /token.",
                 StatusCodes.Status500InternalServerError => "Something went wrong on the server.",
+                StatusCodes.Status503ServiceUnavailable => "The database is unavailable right now; try again shortly.",
                 _ => problem.Title,
             };
         });
         services.Configure<RouteHandlerOptions>(options => options.ThrowOnBadRequest = true);
         services.AddExceptionHandler<BadRequestHandler>();
+        services.AddExceptionHandler<DatabaseOutageHandler>();
         return services;
+    }
+
+    /// <summary>
+    /// A failure Npgsql calls transient (server unreachable or shutting down, a timeout, no free connection), still
+    /// there after EF's retries (which wrap it in RetryLimitExceededException): the request was fine, so 503, not 500.
+    /// </summary>
+    private static bool IsDatabaseOutage(Exception exception)
+    {
+        for (Exception? e = exception; e is not null; e = e.InnerException)
+        {
+            if (e is NpgsqlException { IsTransient: true })
+            {
+                return true;
+            }
+        }
+        return false;
     }
 
     private sealed class BadRequestHandler(IProblemDetailsService problems) : IExceptionHandler
@@ -45,6 +64,19 @@ public static class ErrorHandling
                 return false;
             }
             http.Response.StatusCode = badRequest.StatusCode;
+            return await problems.TryWriteAsync(new ProblemDetailsContext { HttpContext = http, Exception = exception });
+        }
+    }
+
+    private sealed class DatabaseOutageHandler(IProblemDetailsService problems) : IExceptionHandler
+    {
+        public async ValueTask<bool> TryHandleAsync(HttpContext http, Exception exception, CancellationToken ct)
+        {
+            if (!IsDatabaseOutage(exception))
+            {
+                return false;
+            }
+            http.Response.StatusCode = StatusCodes.Status503ServiceUnavailable;
             return await problems.TryWriteAsync(new ProblemDetailsContext { HttpContext = http, Exception = exception });
         }
     }

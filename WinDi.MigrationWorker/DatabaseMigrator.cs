@@ -1,4 +1,7 @@
 using Microsoft.EntityFrameworkCore;
+using Microsoft.EntityFrameworkCore.Infrastructure;
+using Microsoft.EntityFrameworkCore.Migrations;
+using Microsoft.EntityFrameworkCore.Storage;
 using Npgsql;
 using WinDi.Api.Data;
 
@@ -12,7 +15,7 @@ public sealed partial class DatabaseMigrator(IServiceScopeFactory scopes, TimePr
         await using var scope = scopes.CreateAsyncScope();
         var db = scope.ServiceProvider.GetRequiredService<WinDiDb>();
 
-        await MigrateWhenReachableAsync(db, databaseWait, ct);
+        await MigrateWhenReachableAsync(db, scope.ServiceProvider.GetRequiredService<NpgsqlDataSource>(), databaseWait, ct);
         if (seed)
         {
             var added = await SeedData.ApplyAsync(db, ct);
@@ -21,14 +24,14 @@ public sealed partial class DatabaseMigrator(IServiceScopeFactory scopes, TimePr
     }
 
     /// <summary>PostgreSQL may still be starting (a container, a fresh cluster): retry connection failures until the deadline.</summary>
-    private async Task MigrateWhenReachableAsync(WinDiDb db, TimeSpan databaseWait, CancellationToken ct)
+    private async Task MigrateWhenReachableAsync(WinDiDb db, NpgsqlDataSource dataSource, TimeSpan databaseWait, CancellationToken ct)
     {
         var deadline = clock.GetUtcNow() + databaseWait;
         while (true)
         {
             try
             {
-                var pending = (await db.Database.GetPendingMigrationsAsync(ct)).ToArray();
+                var pending = db.Database.GetMigrations().Except(await PrepareHistoryAsync(db, dataSource, ct)).ToArray();
                 await db.Database.MigrateAsync(ct);
                 Log.Migrated(logger, pending);
                 return;
@@ -39,6 +42,27 @@ public sealed partial class DatabaseMigrator(IServiceScopeFactory scopes, TimePr
                 await Task.Delay(TimeSpan.FromSeconds(1), clock, ct);
             }
         }
+    }
+
+    /// <summary>
+    /// Makes sure the database and its migrations history table exist, then returns the migrations applied so far.
+    /// Without this a first start logs fail: lines for nothing: EF's GetPendingMigrations, and Npgsql's migrator
+    /// before it migrates, read the history table and catch "relation (or database) does not exist", but EF has
+    /// already logged the failed command at Error. A real command failure still logs, as it should.
+    /// </summary>
+    private static async Task<IEnumerable<string>> PrepareHistoryAsync(WinDiDb db, NpgsqlDataSource dataSource, CancellationToken ct)
+    {
+        try
+        {
+            // Outside EF's retrying strategy: an unreachable server fails at once, and the wait loop above retries.
+            await using var connection = await dataSource.OpenConnectionAsync(ct);
+        }
+        catch (PostgresException e) when (e.SqlState == PostgresErrorCodes.InvalidCatalogName)
+        {
+            await db.GetService<IRelationalDatabaseCreator>().CreateAsync(ct);
+        }
+        await db.GetService<IHistoryRepository>().CreateIfNotExistsAsync(ct);
+        return await db.Database.GetAppliedMigrationsAsync(ct);
     }
 
     private static bool IsUnreachable(Exception e) => e.GetBaseException() is NpgsqlException { IsTransient: true } or System.Net.Sockets.SocketException

@@ -1,3 +1,7 @@
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.DependencyInjection;
+using WinDi.Api.Data;
+
 namespace WinDi.Tests;
 
 public sealed class FaultTests(PostgresServer postgres)
@@ -22,5 +26,29 @@ public sealed class FaultTests(PostgresServer postgres)
         Assert.DoesNotContain(app.Logs, line => line.Contains("into the void", StringComparison.Ordinal));
         await ws.SendAsync("PING");
         await ws.ExpectAsync("PONG");
+    }
+
+    [Fact]
+    public async Task WhenTheDatabaseIsUnreachableRestAnswers503WithAProblem()
+    {
+        // One attempt instead of EF's six (about a minute of backoff): the answer is the same, only sooner.
+        await using var app = new WinDiApp(postgres, new Dictionary<string, string?>
+        {
+            ["ConnectionStrings:windi"] = $"Host=127.0.0.1;Port={PostgresServer.FreePort()};Username=postgres;Database=windi;Timeout=2",
+        }, services => services.ConfigureDbContext<WinDiDb>(options => options.UseNpgsql(npgsql => npgsql.EnableRetryOnFailure(0))));
+        using var anonymous = app.Anonymous();
+        using var authorized = app.Authorized(Jwt.Sign(42, DateTime.UtcNow.AddMinutes(5), WinDiApp.JwtSecret));
+
+        using var login = await anonymous.PostAsync("/token", new FormUrlEncodedContent(new Dictionary<string, string> { ["username"] = "a@example.com", ["password"] = "secret1" }));
+        using var chats = await authorized.GetAsync("/chats");
+
+        foreach (var response in new[] { login, chats })
+        {
+            Assert.Equal(HttpStatusCode.ServiceUnavailable, response.StatusCode);
+            Assert.Equal("application/problem+json", response.Content.Headers.ContentType?.MediaType);
+            var problem = await response.Content.ReadFromJsonAsync<JsonElement>();
+            Assert.Equal(503, problem.GetProperty("status").GetInt32());
+            Assert.Contains("database", problem.GetProperty("detail").GetString(), StringComparison.Ordinal);
+        }
     }
 }

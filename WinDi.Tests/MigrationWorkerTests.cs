@@ -29,6 +29,26 @@ public sealed class MigrationWorkerTests(PostgresServer postgres)
         await app.LoginAsync("carla.james22@example.com", "M@5pQx3eTu");
     }
 
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public async Task AFirstMigrationLogsNothingAtErrorLevelWhetherTheDatabaseIsEmptyOrMissing(bool databaseExists)
+    {
+        var database = databaseExists
+            ? await postgres.CreateDatabaseAsync("worker")
+            : new Npgsql.NpgsqlConnectionStringBuilder(postgres.AdminConnectionString) { Database = $"worker_missing_{Guid.NewGuid():N}" }.ConnectionString;
+
+        // One JSON object per log record, so the level is read rather than guessed from a "fail:" prefix.
+        var run = await RunWorkerAsync(database, seed: true, ("Logging__Console__FormatterName", "json"));
+
+        Assert.True(run.ExitCode == 0, run.Output);
+        var records = run.Output.Split('\n').Where(line => line.StartsWith('{')).Select(line => JsonDocument.Parse(line).RootElement).ToList();
+        Assert.Contains(records, r => r.GetProperty("Category").GetString() == "WinDi.MigrationWorker.DatabaseMigrator");
+        var errors = records.Where(r => r.GetProperty("LogLevel").GetString() is "Error" or "Critical")
+            .Select(r => $"{r.GetProperty("LogLevel")} {r.GetProperty("Category")}: {r.GetProperty("Message")}").ToList();
+        Assert.True(errors.Count == 0, string.Join("\n", errors));
+    }
+
     [Fact]
     public async Task ASecondRunChangesNothing()
     {

@@ -21,8 +21,10 @@ public static class AuthApi
 
     public static IEndpointRouteBuilder MapAuth(this IEndpointRouteBuilder routes)
     {
-        var auth = routes.MapGroup("").WithTags("Auth").AllowAnonymous();
-        auth.MapPost("/register", Register).WithSummary("Create an account");
+        var auth = routes.MapGroup("").WithTags("Auth").AllowAnonymous()
+            .ProducesProblem(StatusCodes.Status503ServiceUnavailable);
+        auth.MapPost("/register", Register).WithSummary("Create an account")
+            .ProducesProblem(StatusCodes.Status409Conflict);
         auth.MapPost("/token", IssueToken).WithSummary("Log in (OAuth2 password form: username = email)")
             .DisableAntiforgery()
             .ProducesProblem(StatusCodes.Status401Unauthorized)

@@ -12,4 +12,9 @@ public static class ChatAccess
 {
     public static async Task<ProblemHttpResult> DeniedAsync(WinDiDb db, long chatId, CancellationToken ct) =>
         await db.Chats.AnyAsync(c => c.Id == chatId, ct) ? Problems.Forbidden(Problems.NotAMember) : Problems.NotFound(Problems.NoSuchChat);
+
+    /// <summary>Declares in OpenAPI the two answers of <see cref="DeniedAsync"/>.</summary>
+    public static RouteHandlerBuilder ProducesAccessProblems(this RouteHandlerBuilder endpoint) => endpoint
+        .ProducesProblem(StatusCodes.Status403Forbidden)
+        .ProducesProblem(StatusCodes.Status404NotFound);
 }

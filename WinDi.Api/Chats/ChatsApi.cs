@@ -17,12 +17,21 @@ public static class ChatsApi
 
     public static RouteGroupBuilder MapChats(this IEndpointRouteBuilder routes)
     {
-        var chats = routes.MapGroup("/chats").WithTags("Chats").RequireAuthorization();
+        var chats = routes.MapGroup("/chats").WithTags("Chats").RequireAuthorization()
+            .ProducesProblem(StatusCodes.Status401Unauthorized)
+            .ProducesProblem(StatusCodes.Status503ServiceUnavailable);
         chats.MapGet("/", List).WithSummary("The caller's chats, most recent activity first");
-        chats.MapPost("/", Create).WithSummary("Start a private chat or create a group");
-        chats.MapGet("/{id:long}", Get).WithSummary("One chat with its members");
-        chats.MapPost("/{id:long}/add-user", AddUser).WithSummary("Add someone to a group");
-        chats.MapDelete("/{id:long}/exit", Exit).WithSummary("Leave a chat");
+        chats.MapPost("/", Create).WithSummary("Start a private chat or create a group")
+            .ProducesProblem(StatusCodes.Status404NotFound)
+            .ProducesProblem(StatusCodes.Status409Conflict);
+        chats.MapGet("/{id:long}", Get).WithSummary("One chat with its members")
+            .ProducesAccessProblems();
+        chats.MapPost("/{id:long}/add-user", AddUser).WithSummary("Add someone to a group")
+            .ProducesProblem(StatusCodes.Status400BadRequest)
+            .ProducesAccessProblems()
+            .ProducesProblem(StatusCodes.Status409Conflict);
+        chats.MapDelete("/{id:long}/exit", Exit).WithSummary("Leave a chat")
+            .ProducesAccessProblems();
         return chats;
     }
 

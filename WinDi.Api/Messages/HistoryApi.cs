@@ -13,11 +13,14 @@ public static class HistoryApi
 
     public static RouteGroupBuilder MapHistory(this IEndpointRouteBuilder routes)
     {
-        var history = routes.MapGroup("/history").WithTags("Messages").RequireAuthorization();
+        var history = routes.MapGroup("/history").WithTags("Messages").RequireAuthorization()
+            .ProducesProblem(StatusCodes.Status401Unauthorized)
+            .ProducesProblem(StatusCodes.Status503ServiceUnavailable);
         history.MapGet("/{chatId:long}", GetHistory)
             .WithSummary("A page of a chat's messages, oldest first")
             .WithDescription("offset counts back from the newest message (offset=0 is the latest page). " +
-                "Keyset paging instead of offset: before_id=X gives the messages just older than X, after_id=X those just newer.");
+                "Keyset paging instead of offset: before_id=X gives the messages just older than X, after_id=X those just newer.")
+            .ProducesAccessProblems();
         return history;
     }
 

@@ -13,7 +13,9 @@ public static class UsersApi
 
     public static RouteGroupBuilder MapUsers(this IEndpointRouteBuilder routes)
     {
-        var users = routes.MapGroup("/users").WithTags("Users").RequireAuthorization();
+        var users = routes.MapGroup("/users").WithTags("Users").RequireAuthorization()
+            .ProducesProblem(StatusCodes.Status401Unauthorized)
+            .ProducesProblem(StatusCodes.Status503ServiceUnavailable);
         users.MapGet("/me", GetMe).WithSummary("The caller's profile");
         users.MapGet("/", Search).WithSummary("Find people by name or email prefix (at most 50)");
         return users;
