@@ -41,7 +41,8 @@ log=$(mktemp)
 export WinDi__Infrastructure=$mode
 dotnet run --project WinDi.AppHost --no-build --launch-profile http > >(tee "$log") 2>&1 &
 apphost=$!
-trap 'kill -INT "$apphost" 2>/dev/null || true; wait "$apphost" 2>/dev/null || true; rm -f "$log"' EXIT
+# TERM, not INT: a script started in the background ignores SIGINT, and so would its children.
+trap 'kill -TERM "$apphost" 2>/dev/null || true; wait "$apphost" 2>/dev/null || true; rm -f "$log"' EXIT
 trap 'exit 130' INT TERM
 
 for _ in $(seq 1 240); do
