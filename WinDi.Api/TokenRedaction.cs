@@ -17,9 +17,12 @@ public static class TokenRedaction
     }
 
     /// <summary>
-    /// The hosting layer logs every request's full path and query at Information ("Request starting …");
-    /// it is raised to Warning, and the API logs what matters (user and connection ids) itself.
+    /// The hosting layer logs every request's full path and query ("Request starting …"), and, whenever its
+    /// category is enabled at any level, opens a log scope per request that carries the path (RequestPath),
+    /// which every line of the request then exports (OpenTelemetry's IncludeScopes, a console formatter with
+    /// scopes). Turned off entirely, it opens no scope; the API logs what matters (user and connection ids)
+    /// itself, and traces carry the redacted path.
     /// </summary>
     public static void KeepTokensOutOfLogs(ILoggingBuilder logging) =>
-        logging.AddFilter("Microsoft.AspNetCore.Hosting.Diagnostics", LogLevel.Warning);
+        logging.AddFilter("Microsoft.AspNetCore.Hosting.Diagnostics", LogLevel.None);
 }

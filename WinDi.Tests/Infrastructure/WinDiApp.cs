@@ -105,19 +105,37 @@ public class WinDiApp : WebApplicationFactory<Program>
         ? new Uri(root, pathAndQuery)
         : throw new InvalidOperationException();
 
-    private sealed class CapturingLoggerProvider(ConcurrentQueue<string> lines) : ILoggerProvider
+    /// <summary>
+    /// Records every log line with the scopes it was written in (as OpenTelemetry's IncludeScopes and a console
+    /// formatter with scopes export them), so that a secret carried by a scope is seen too.
+    /// </summary>
+    private sealed class CapturingLoggerProvider(ConcurrentQueue<string> lines) : ILoggerProvider, ISupportExternalScope
     {
-        public ILogger CreateLogger(string categoryName) => new CapturingLogger(categoryName, lines);
+        private IExternalScopeProvider scopes = new LoggerExternalScopeProvider();
+
+        public ILogger CreateLogger(string categoryName) => new CapturingLogger(categoryName, lines, this);
+        public void SetScopeProvider(IExternalScopeProvider scopeProvider) => scopes = scopeProvider;
         public void Dispose() { }
 
-        private sealed class CapturingLogger(string category, ConcurrentQueue<string> lines) : ILogger
+        private sealed class CapturingLogger(string category, ConcurrentQueue<string> lines, CapturingLoggerProvider provider) : ILogger
         {
-            public IDisposable? BeginScope<TState>(TState state) where TState : notnull => null;
+            public IDisposable? BeginScope<TState>(TState state) where TState : notnull => provider.scopes.Push(state);
             public bool IsEnabled(LogLevel logLevel) => true;
             public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter)
             {
-                var line = $"{logLevel} {category}: {formatter(state, exception)} {state} {exception}";
-                lines.Enqueue(line);
+                var line = new System.Text.StringBuilder($"{logLevel} {category}: {formatter(state, exception)} {state} {exception}");
+                provider.scopes.ForEachScope(static (scope, text) =>
+                {
+                    text.Append(" => ").Append(scope);
+                    if (scope is IEnumerable<KeyValuePair<string, object?>> values)
+                    {
+                        foreach (var (key, value) in values)
+                        {
+                            text.Append(' ').Append(key).Append('=').Append(value);
+                        }
+                    }
+                }, line);
+                lines.Enqueue(line.ToString());
                 if (logLevel >= LogLevel.Error)
                 {
                     // Shown with the failing test's output, so a CI failure explains itself.
