@@ -10,11 +10,12 @@ namespace WinDi.Api.Realtime;
 public static class RelayEnvelope
 {
     private const int NodeBytes = 16;
+    private const int HeaderBytes = NodeBytes + sizeof(int);
 
     public static byte[] Encode(Guid node, RealtimeEvent realtimeEvent)
     {
         var users = realtimeEvent.UserIds;
-        var buffer = new byte[NodeBytes + sizeof(int) + (users.Length * sizeof(long)) + realtimeEvent.Frame.Length];
+        var buffer = new byte[HeaderBytes + (users.Length * sizeof(long)) + realtimeEvent.Frame.Length];
         node.TryWriteBytes(buffer);
         var span = buffer.AsSpan(NodeBytes);
         BinaryPrimitives.WriteInt32LittleEndian(span, users.Length);
@@ -28,17 +29,23 @@ public static class RelayEnvelope
         return buffer;
     }
 
+    /// <summary>Reads an envelope from the channel.</summary>
+    /// <exception cref="FormatException">The envelope is not one <see cref="Encode"/> wrote (short, or its lengths disagree); the only exception it throws.</exception>
     public static (Guid Node, RealtimeEvent Event) Decode(ReadOnlyMemory<byte> envelope)
     {
         var span = envelope.Span;
+        if (span.Length < HeaderBytes)
+        {
+            throw new FormatException($"Malformed relay envelope: {span.Length} bytes, shorter than its {HeaderBytes}-byte header.");
+        }
         var node = new Guid(span[..NodeBytes]);
         var count = BinaryPrimitives.ReadInt32LittleEndian(span[NodeBytes..]);
-        if (count < 0 || NodeBytes + sizeof(int) + ((long)count * sizeof(long)) > span.Length)
+        if (count < 0 || HeaderBytes + ((long)count * sizeof(long)) > span.Length)
         {
-            throw new FormatException("Malformed relay envelope.");
+            throw new FormatException($"Malformed relay envelope: {count} recipients do not fit in {span.Length} bytes.");
         }
         var users = new long[count];
-        var offset = NodeBytes + sizeof(int);
+        var offset = HeaderBytes;
         for (var i = 0; i < count; i++, offset += sizeof(long))
         {
             users[i] = BinaryPrimitives.ReadInt64LittleEndian(span[offset..]);
