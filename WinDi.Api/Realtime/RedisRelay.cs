@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using StackExchange.Redis;
 
 namespace WinDi.Api.Realtime;
@@ -25,7 +26,7 @@ public sealed partial class RedisRelay(IConnectionMultiplexer redis, InProcessRe
     public ValueTask PublishAsync(RealtimeEvent realtimeEvent, CancellationToken ct)
     {
         var delivered = local.PublishAsync(realtimeEvent, ct);
-        _ = PublishToOtherNodesAsync(RelayEnvelope.Encode(node, realtimeEvent));
+        _ = PublishToOtherNodesAsync(RelayEnvelope.Encode(node, Activity.Current?.Context ?? default, realtimeEvent));
         return delivered;
     }
 
@@ -81,7 +82,7 @@ public sealed partial class RedisRelay(IConnectionMultiplexer redis, InProcessRe
     {
         try
         {
-            var (origin, realtimeEvent) = RelayEnvelope.Decode((byte[])message.Message!);
+            var (origin, _, realtimeEvent) = RelayEnvelope.Decode((byte[])message.Message!);
             if (origin == node)
             {
                 return;
