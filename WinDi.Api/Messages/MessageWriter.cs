@@ -33,7 +33,12 @@ public sealed partial class MessageWriter : IAsyncDisposable
     {
         this.dataSource = dataSource;
         this.logger = logger;
-        writing = Task.Run(WriteLoopAsync);
+        // Without the caller's execution context: the loop outlives whatever span is current here (the request
+        // that first needed a writer), and batches or their database spans must never join that span's trace.
+        using (ExecutionContext.SuppressFlow())
+        {
+            writing = Task.Run(WriteLoopAsync);
+        }
     }
 
     public Task<SendResult> SendAsync(long chatId, long senderId, string text, string clientMessageId, CancellationToken ct)
