@@ -10,7 +10,7 @@ public sealed class ObservabilityTests(PostgresServer postgres)
     {
         var tags = new ConcurrentQueue<string>();
         // Every source but the client side of System.Net, which is this test's own ClientWebSocket and HttpClient.
-        using var listener = Listen(source => !source.StartsWith("System.Net", StringComparison.Ordinal) && !source.StartsWith("Experimental.System.Net", StringComparison.Ordinal), activity =>
+        using var listener = Traces.Listen(source => !source.StartsWith("System.Net", StringComparison.Ordinal) && !source.StartsWith("Experimental.System.Net", StringComparison.Ordinal), activity =>
         {
             tags.Enqueue(activity.DisplayName);
             foreach (var tag in activity.TagObjects) tags.Enqueue($"{tag.Key}={tag.Value}");
@@ -48,7 +48,7 @@ public sealed class ObservabilityTests(PostgresServer postgres)
         var sends = new ConcurrentBag<Activity>();
         var batches = new ConcurrentBag<Activity>();
         var databaseCalls = new ConcurrentBag<Activity>();
-        using var listener = Listen(source => source is "WinDi.Api" or "Npgsql", activity =>
+        using var listener = Traces.Listen(source => source is "WinDi.Api" or "Npgsql", activity =>
         {
             if (activity.OperationName == "message send") sends.Add(activity);
             else if (activity.OperationName == "message batch") batches.Add(activity);
@@ -81,7 +81,7 @@ public sealed class ObservabilityTests(PostgresServer postgres)
     {
         var sends = new ConcurrentBag<Activity>();
         var batches = new ConcurrentBag<Activity>();
-        using var listener = Listen(source => source is "WinDi.Api", activity =>
+        using var listener = Traces.Listen(source => source is "WinDi.Api", activity =>
         {
             if (activity.OperationName == "message send") sends.Add(activity);
             else if (activity.OperationName == "message batch") batches.Add(activity);
@@ -161,17 +161,5 @@ public sealed class ObservabilityTests(PostgresServer postgres)
             using var app = new WinDiApp(postgres, new Dictionary<string, string?> { ["Jwt:Secret"] = secret });
         });
         Assert.Contains(message, error.ToString(), StringComparison.Ordinal);
-    }
-
-    private static ActivityListener Listen(Func<string, bool> sources, Action<Activity> stopped)
-    {
-        var listener = new ActivityListener
-        {
-            ShouldListenTo = source => sources(source.Name),
-            Sample = (ref ActivityCreationOptions<ActivityContext> _) => ActivitySamplingResult.AllDataAndRecorded,
-            ActivityStopped = stopped,
-        };
-        ActivitySource.AddActivityListener(listener);
-        return listener;
     }
 }

@@ -1,3 +1,7 @@
+using Microsoft.Extensions.DependencyInjection;
+using StackExchange.Redis;
+using WinDi.Api.Realtime;
+
 namespace WinDi.Tests;
 
 public sealed class TwoReplicaTests(TwoReplicas replicas) : IClassFixture<TwoReplicas>
@@ -136,5 +140,28 @@ public sealed class TwoReplicaTests(TwoReplicas replicas) : IClassFixture<TwoRep
         var ann = await a.RegisterAsync();
         var me = await ann.On(b).GetJsonAsync("/users/me");
         Assert.Equal(ann.Id, me.Id());
+    }
+
+    [Fact]
+    public async Task AMalformedEnvelopeOnTheChannelIsLoggedAndDroppedAndDeliveryGoesOn()
+    {
+        var ann = await a.RegisterAsync();
+        var bob = (await a.RegisterAsync()).On(b);
+        var chatId = await ann.StartPrivateChatAsync(bob);
+        await using var annOnA = await ann.ConnectAsync();
+        await using var bobOnB = await bob.ConnectAsync();
+        var channel = b.Services.GetRequiredService<IConnectionMultiplexer>().GetSubscriber();
+
+        // Shorter than the header, and a header whose recipient count runs past the end.
+        var overlong = new byte[64];
+        overlong.AsSpan().Fill(0x7F);
+        foreach (var junk in new[] { Array.Empty<byte>(), [1, 2, 3], overlong })
+        {
+            await channel.PublishAsync(RedisChannel.Literal(RedisRelay.ChannelName), junk);
+        }
+        await annOnA.SendMessageAsync(chatId, "after the junk");
+
+        Assert.Equal("after the junk", (await bobOnB.ExpectAsync("NEW_MESSAGE")).GetProperty("text").GetString());
+        Assert.True(b.Logs.Count(line => line.Contains("Dropped a malformed relay envelope", StringComparison.Ordinal)) >= 3);
     }
 }

@@ -71,6 +71,8 @@ async Task RunAsync(string layout, int replicas, int group)
         nodes.Add(await ConnectionMultiplexer.ConnectAsync(endpoint + ",allowAdmin=true"));
     }
     var publisherNode = Guid.NewGuid();
+    // Every event carries a trace context, as when the publishing replica is traced.
+    var trace = new ActivityContext(ActivityTraceId.CreateRandom(), ActivitySpanId.CreateRandom(), ActivityTraceFlags.Recorded);
 
     void Count(long n)
     {
@@ -88,7 +90,7 @@ async Task RunAsync(string layout, int replicas, int group)
         {
             (await subscriber.SubscribeAsync(RedisChannel.Literal(channelName))).OnMessage(message =>
             {
-                var (_, e) = RelayEnvelope.Decode((byte[])message.Message!);
+                var (_, _, e) = RelayEnvelope.Decode((byte[])message.Message!);
                 var local = 0;
                 foreach (var user in e.UserIds)
                 {
@@ -115,7 +117,7 @@ async Task RunAsync(string layout, int replicas, int group)
     {
         if (layout == "broadcast")
         {
-            pending.Add(publisher.PublishAsync(RedisChannel.Literal(channelName), RelayEnvelope.Encode(publisherNode, new RealtimeEvent(eventRecipients, frame))));
+            pending.Add(publisher.PublishAsync(RedisChannel.Literal(channelName), RelayEnvelope.Encode(publisherNode, trace, new RealtimeEvent(eventRecipients, frame))));
         }
         else
         {

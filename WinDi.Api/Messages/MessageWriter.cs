@@ -33,7 +33,12 @@ public sealed partial class MessageWriter : IAsyncDisposable
     {
         this.dataSource = dataSource;
         this.logger = logger;
-        writing = Task.Run(WriteLoopAsync);
+        // Without the caller's execution context: the loop outlives whatever span is current here (the request
+        // that first needed a writer), and batches or their database spans must never join that span's trace.
+        using (ExecutionContext.SuppressFlow())
+        {
+            writing = Task.Run(WriteLoopAsync);
+        }
     }
 
     public Task<SendResult> SendAsync(long chatId, long senderId, string text, string clientMessageId, CancellationToken ct)
@@ -108,9 +113,7 @@ public sealed partial class MessageWriter : IAsyncDisposable
 
     private async Task WriteBatchAsync(List<PendingSend> batch)
     {
-        using var activity = Telemetry.Source.StartActivity("message batch", ActivityKind.Internal, parentContext: default,
-            links: batch.Where(p => p.Context != default).Select(p => new ActivityLink(p.Context)));
-        activity?.SetTag("windi.batch.sends", batch.Count);
+        using var activity = StartBatchActivity(batch);
 
         // A key repeated inside one batch is written once; the repeats get that result as duplicates.
         var unique = batch.DistinctBy(p => (p.SenderId, p.ClientMessageId)).ToList();
@@ -153,6 +156,41 @@ public sealed partial class MessageWriter : IAsyncDisposable
                 ? result
                 : result with { Status = SendStatus.Duplicate, Recipients = null });
         }
+    }
+
+    /// <summary>
+    /// The batch's span: a child of the first traced send it carries, with a link to every traced send it carries.
+    /// A span has one parent, and one batch commits many sends, so this is the choice: a lone send, the usual
+    /// case, is then one trace from its frame through this span and its database statement to the delivery;
+    /// when many sends share the batch, it sits in the first one's trace, and the others find it by its link to
+    /// them. A recorded send is preferred as the parent, so a sampler that follows parents keeps the batch.
+    /// Without a listener this returns null before allocating anything.
+    /// </summary>
+    private static Activity? StartBatchActivity(List<PendingSend> batch)
+    {
+        if (!Telemetry.Source.HasListeners())
+        {
+            return null;
+        }
+        ActivityContext parent = default;
+        List<ActivityLink>? links = null;
+        foreach (var pending in batch)
+        {
+            if (pending.Context == default)
+            {
+                continue;
+            }
+            if (parent == default || (!IsRecorded(parent) && IsRecorded(pending.Context)))
+            {
+                parent = pending.Context;
+            }
+            (links ??= new List<ActivityLink>(batch.Count)).Add(new ActivityLink(pending.Context));
+        }
+        var activity = Telemetry.Source.StartActivity("message batch", ActivityKind.Internal, parent, links: links);
+        activity?.SetTag("windi.batch.sends", batch.Count);
+        return activity;
+
+        static bool IsRecorded(ActivityContext context) => (context.TraceFlags & ActivityTraceFlags.Recorded) != 0;
     }
 
     public async ValueTask DisposeAsync()

@@ -83,7 +83,7 @@ public sealed partial class CommandHandler(
             return;
         }
 
-        using var activity = Telemetry.Source.StartActivity("message send");
+        using var activity = StartFrameActivity("message send");
         activity?.SetTag("windi.chat_id", chatId);
         var result = await writer.SendAsync(chatId!.Value, connection.UserId, text!, clientMessageId!, ct);
         activity?.SetTag("windi.send_status", result.Status.ToString());
@@ -115,6 +115,8 @@ public sealed partial class CommandHandler(
             await ReplyError(connection, Protocol.Codes.ValidationFailed, "payload.id must be a message id.", ct);
             return;
         }
+        using var activity = StartFrameActivity("message read");
+        activity?.SetTag("windi.message_id", id);
         var result = await messages.MarkReadAsync(id, connection.UserId, ct);
         switch (result.Status)
         {
@@ -154,6 +156,28 @@ public sealed partial class CommandHandler(
         frames.AddRange(page.Select(m => Frames.Encode(NewMessageFrame.From(m))));
         frames.Add(Frames.Encode(new SyncDoneFrame(page.Count > 0 ? page[^1].Id : afterId.Value, hasMore)));
         await connection.ReplyAsync(frames, ct);
+    }
+
+    /// <summary>
+    /// Starts the span of one client frame as the root of a trace of its own, linked to the connection's span.
+    /// The WebSocket request's span lasts as long as the socket, hours perhaps: frames parented to it would all
+    /// share one trace, complete only when the socket closes. SignalR starts each hub invocation the same way.
+    /// Without a listener this returns null before allocating anything.
+    /// </summary>
+    /// <remarks>
+    /// It clears <see cref="Activity.Current"/> for the rest of the calling command, which must be an async
+    /// method: the change then ends when it returns, and the next frame finds the connection's span again.
+    /// </remarks>
+    private static Activity? StartFrameActivity(string name)
+    {
+        if (!Telemetry.Source.HasListeners())
+        {
+            return null;
+        }
+        var connection = Activity.Current;
+        Activity.Current = null;
+        return Telemetry.Source.StartActivity(name, ActivityKind.Server, parentContext: default,
+            links: connection is null ? null : [new ActivityLink(connection.Context)]);
     }
 
     private static ValueTask ReplyError(ClientConnection connection, string code, string detail, CancellationToken ct,

@@ -33,8 +33,10 @@ public sealed class ConnectionRegistry
     public bool HasConnections(long userId) => byUser.ContainsKey(userId);
 
     /// <summary>Queues the frame on each connection without waiting: a slow connection never holds up the others.</summary>
-    public void Deliver(RealtimeEvent realtimeEvent)
+    /// <returns>How many of this node's connections the frame was offered to.</returns>
+    public int Deliver(RealtimeEvent realtimeEvent)
     {
+        var offered = 0;
         foreach (var userId in realtimeEvent.UserIds)
         {
             if (byUser.TryGetValue(userId, out var connections))
@@ -43,7 +45,9 @@ public sealed class ConnectionRegistry
                 {
                     connection.Enqueue(realtimeEvent.Frame);
                 }
+                offered += connections.Length;
             }
         }
+        return offered;
     }
 }

@@ -13,14 +13,15 @@ public interface IEventRelay
     ValueTask PublishAsync(RealtimeEvent realtimeEvent, CancellationToken ct);
 }
 
-/// <summary>Delivers to this node's connections; <see cref="RedisRelay"/> does this first, then tells the other nodes.</summary>
+/// <summary>Delivers to this node's connections, the only ones there are; <see cref="RedisRelay"/> does the same, then tells the other nodes.</summary>
 public sealed class InProcessRelay(ConnectionRegistry connections) : IEventRelay
 {
     public ValueTask PublishAsync(RealtimeEvent realtimeEvent, CancellationToken ct)
     {
         using var activity = Telemetry.Source.StartActivity("relay publish");
         activity?.SetTag("windi.recipients", realtimeEvent.UserIds.Length);
-        connections.Deliver(realtimeEvent);
+        var offered = connections.Deliver(realtimeEvent);
+        activity?.SetTag("windi.connections", offered);
         return ValueTask.CompletedTask;
     }
 }

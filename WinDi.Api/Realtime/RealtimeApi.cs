@@ -22,7 +22,6 @@ public static partial class RealtimeApi
         builder.Services.AddSingleton<MessageStore>();
         builder.Services.AddSingleton<MessageWriter>();
         builder.Services.AddSingleton<CommandHandler>();
-        builder.Services.AddSingleton<InProcessRelay>();
         if (builder.AddRedis())
         {
             builder.Services.AddSingleton<RedisRelay>();
@@ -31,7 +30,7 @@ public static partial class RealtimeApi
         }
         else
         {
-            builder.Services.AddSingleton<IEventRelay>(services => services.GetRequiredService<InProcessRelay>());
+            builder.Services.AddSingleton<IEventRelay, InProcessRelay>();
         }
         return builder;
     }

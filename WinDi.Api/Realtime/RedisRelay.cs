@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using StackExchange.Redis;
 
 namespace WinDi.Api.Realtime;
@@ -8,8 +9,10 @@ namespace WinDi.Api.Realtime;
 /// every other replica delivers it to its own connections of the recipients. Redis is never on the path
 /// of a send: when it is down, publishing fails fast, this node's clients still get everything, the others
 /// catch up with SYNC, and the subscription comes back by itself when Redis does.
+/// Each envelope carries the trace context of its "relay publish" span, so the "relay deliver" span on every
+/// other replica joins the sender's trace.
 /// </summary>
-public sealed partial class RedisRelay(IConnectionMultiplexer redis, InProcessRelay local, ConnectionRegistry connections, ILogger<RedisRelay> logger)
+public sealed partial class RedisRelay(IConnectionMultiplexer redis, ConnectionRegistry connections, ILogger<RedisRelay> logger)
     : BackgroundService, IEventRelay
 {
     public const string ChannelName = "windi:events";
@@ -22,11 +25,24 @@ public sealed partial class RedisRelay(IConnectionMultiplexer redis, InProcessRe
     /// <summary>Completes once this node receives other nodes' events.</summary>
     public Task Subscribed => subscribed.Task;
 
+    /// <summary>
+    /// Delivers to this node's connections and publishes to the others, in one Producer span. Without a
+    /// listener there is no span (StartActivity returns null and allocates nothing), and the envelope carries
+    /// the caller's context if it has one.
+    /// </summary>
     public ValueTask PublishAsync(RealtimeEvent realtimeEvent, CancellationToken ct)
     {
-        var delivered = local.PublishAsync(realtimeEvent, ct);
-        _ = PublishToOtherNodesAsync(RelayEnvelope.Encode(node, realtimeEvent));
-        return delivered;
+        using var activity = Telemetry.Source.StartActivity("relay publish", ActivityKind.Producer);
+        if (activity is not null)
+        {
+            activity.SetTag("windi.recipients", realtimeEvent.UserIds.Length);
+            activity.SetTag("messaging.system", "redis");
+            activity.SetTag("messaging.destination.name", ChannelName);
+        }
+        var offered = connections.Deliver(realtimeEvent);
+        activity?.SetTag("windi.connections", offered);
+        _ = PublishToOtherNodesAsync(RelayEnvelope.Encode(node, Activity.Current?.Context ?? default, realtimeEvent));
+        return ValueTask.CompletedTask;
     }
 
     private async Task PublishToOtherNodesAsync(byte[] envelope)
@@ -81,18 +97,41 @@ public sealed partial class RedisRelay(IConnectionMultiplexer redis, InProcessRe
     {
         try
         {
-            var (origin, realtimeEvent) = RelayEnvelope.Decode((byte[])message.Message!);
+            var (origin, trace, realtimeEvent) = RelayEnvelope.Decode((byte[])message.Message!);
             if (origin == node)
             {
                 return;
             }
             Telemetry.RelayReceived.Add(1);
-            connections.Deliver(realtimeEvent);
+            using var activity = StartDeliver(trace, realtimeEvent);
+            var offered = connections.Deliver(realtimeEvent);
+            activity?.SetTag("windi.connections", offered);
         }
         catch (FormatException e)
         {
             Log.MalformedEnvelope(logger, e);
         }
+    }
+
+    /// <summary>
+    /// A Consumer span whose parent is the publisher's span on the other replica (no remote parent when the
+    /// envelope carries no context). Null when nobody listens, checked before the context's ids are parsed:
+    /// parsing them allocates. It records counts only, never the frame or anything from it.
+    /// </summary>
+    private static Activity? StartDeliver(RelayTrace trace, RealtimeEvent realtimeEvent)
+    {
+        if (!Telemetry.Source.HasListeners())
+        {
+            return null;
+        }
+        var activity = Telemetry.Source.StartActivity("relay deliver", ActivityKind.Consumer, trace.ToActivityContext());
+        if (activity is not null)
+        {
+            activity.SetTag("windi.recipients", realtimeEvent.UserIds.Length);
+            activity.SetTag("messaging.system", "redis");
+            activity.SetTag("messaging.destination.name", ChannelName);
+        }
+        return activity;
     }
 
     public override async Task StopAsync(CancellationToken cancellationToken)

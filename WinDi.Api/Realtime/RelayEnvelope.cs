@@ -1,22 +1,51 @@
 using System.Buffers.Binary;
+using System.Diagnostics;
 
 namespace WinDi.Api.Realtime;
 
 /// <summary>
-/// An event on the Redis channel: the publishing node (so it can skip its own events), the recipients,
+/// An event on the Redis channel: the publishing node (so it can skip its own events), the trace context of the
+/// span that published it (so the delivery on another replica continues the sender's trace), the recipients,
 /// and the frame exactly as clients receive it. Binary, so a replica decodes it without parsing JSON.
-/// Layout: 16-byte node id, int32 recipient count, that many int64 user ids, then the UTF-8 frame.
+/// <code>
+/// offset  bytes  field
+///      0     16  node id (Guid bytes)
+///     16      1  trace marker: 0 = no trace context (the 25 bytes after it are zero), 1 = W3C trace context
+///     17     16  trace id      } the W3C traceparent's fields, in binary; its version is implied by the
+///     33      8  parent span id} marker, and tracestate is not carried (WinDi sets none)
+///     41      1  trace flags   }
+///     42      4  recipient count N (int32, little endian)
+///     46    8×N  recipient user ids (int64, little endian)
+/// 46+8×N   rest  the frame, UTF-8 JSON
+/// </code>
+/// The header is fixed (46 bytes), so every field after it is at a known offset. Encode and Decode are the
+/// only code that knows this layout.
 /// </summary>
 public static class RelayEnvelope
 {
     private const int NodeBytes = 16;
+    private const int TraceIdBytes = 16, SpanIdBytes = 8;
+    private const int TraceBytes = 1 + TraceIdBytes + SpanIdBytes + 1;
+    private const int HeaderBytes = NodeBytes + TraceBytes + sizeof(int);
+    private const byte NoTraceContext = 0, W3CTraceContext = 1;
 
-    public static byte[] Encode(Guid node, RealtimeEvent realtimeEvent)
+    /// <param name="trace">The publishing span's context; default when nothing traced the publish.</param>
+    public static byte[] Encode(Guid node, in ActivityContext trace, RealtimeEvent realtimeEvent)
     {
         var users = realtimeEvent.UserIds;
-        var buffer = new byte[NodeBytes + sizeof(int) + (users.Length * sizeof(long)) + realtimeEvent.Frame.Length];
+        var buffer = new byte[HeaderBytes + (users.Length * sizeof(long)) + realtimeEvent.Frame.Length];
         node.TryWriteBytes(buffer);
         var span = buffer.AsSpan(NodeBytes);
+        // A default context has an all-zero trace id, which W3C declares invalid: it travels as "no context".
+        if (trace != default)
+        {
+            span[0] = W3CTraceContext;
+            // CopyTo fills exactly the span it is given: give it the field, not the rest of the buffer.
+            trace.TraceId.CopyTo(span.Slice(1, TraceIdBytes));
+            trace.SpanId.CopyTo(span.Slice(1 + TraceIdBytes, SpanIdBytes));
+            span[1 + TraceIdBytes + SpanIdBytes] = (byte)trace.TraceFlags;
+        }
+        span = span[TraceBytes..];
         BinaryPrimitives.WriteInt32LittleEndian(span, users.Length);
         span = span[sizeof(int)..];
         foreach (var user in users)
@@ -28,21 +57,67 @@ public static class RelayEnvelope
         return buffer;
     }
 
-    public static (Guid Node, RealtimeEvent Event) Decode(ReadOnlyMemory<byte> envelope)
+    /// <summary>Reads an envelope from the channel.</summary>
+    /// <exception cref="FormatException">The envelope is not one <see cref="Encode"/> wrote (short, or its lengths or trace context disagree); the only exception it throws.</exception>
+    public static (Guid Node, RelayTrace Trace, RealtimeEvent Event) Decode(ReadOnlyMemory<byte> envelope)
     {
         var span = envelope.Span;
-        var node = new Guid(span[..NodeBytes]);
-        var count = BinaryPrimitives.ReadInt32LittleEndian(span[NodeBytes..]);
-        if (count < 0 || NodeBytes + sizeof(int) + ((long)count * sizeof(long)) > span.Length)
+        if (span.Length < HeaderBytes)
         {
-            throw new FormatException("Malformed relay envelope.");
+            throw new FormatException($"Malformed relay envelope: {span.Length} bytes, shorter than its {HeaderBytes}-byte header.");
+        }
+        var node = new Guid(span[..NodeBytes]);
+        var trace = DecodeTrace(envelope.Slice(NodeBytes, TraceBytes));
+        var count = BinaryPrimitives.ReadInt32LittleEndian(span[(NodeBytes + TraceBytes)..]);
+        if (count < 0 || HeaderBytes + ((long)count * sizeof(long)) > span.Length)
+        {
+            throw new FormatException($"Malformed relay envelope: {count} recipients do not fit in {span.Length} bytes.");
         }
         var users = new long[count];
-        var offset = NodeBytes + sizeof(int);
+        var offset = HeaderBytes;
         for (var i = 0; i < count; i++, offset += sizeof(long))
         {
             users[i] = BinaryPrimitives.ReadInt64LittleEndian(span[offset..]);
         }
-        return (node, new RealtimeEvent(users, envelope[offset..]));
+        return (node, trace, new RealtimeEvent(users, envelope[offset..]));
     }
+
+    /// <summary>The W3C fields of a <see cref="RelayTrace"/> that <see cref="DecodeTrace"/> validated.</summary>
+    internal static ActivityContext ReadTraceContext(ReadOnlySpan<byte> ids) => new(
+        ActivityTraceId.CreateFromBytes(ids[..TraceIdBytes]),
+        ActivitySpanId.CreateFromBytes(ids[TraceIdBytes..(TraceIdBytes + SpanIdBytes)]),
+        (ActivityTraceFlags)ids[TraceIdBytes + SpanIdBytes],
+        isRemote: true);
+
+    private static RelayTrace DecodeTrace(ReadOnlyMemory<byte> field)
+    {
+        var span = field.Span;
+        var ids = span.Slice(1, TraceIdBytes + SpanIdBytes);
+        switch (span[0])
+        {
+            case NoTraceContext when !span[1..].ContainsAnyExcept((byte)0):
+                return default;
+            case W3CTraceContext when ids[..TraceIdBytes].ContainsAnyExcept((byte)0) && ids[TraceIdBytes..].ContainsAnyExcept((byte)0):
+                return new RelayTrace(field[1..]);
+            default:
+                // An unknown marker, or ids that W3C declares invalid (all zero).
+                throw new FormatException("Malformed relay envelope: its trace context is invalid.");
+        }
+    }
+}
+
+/// <summary>
+/// The trace context an envelope carries, still as its bytes. Turning it into an <see cref="ActivityContext"/>
+/// allocates the ids' hex strings, so a replica does that only for a delivery it traces.
+/// </summary>
+public readonly struct RelayTrace
+{
+    private readonly ReadOnlyMemory<byte> context; // trace id, span id, flags; empty when the envelope carries none
+
+    internal RelayTrace(ReadOnlyMemory<byte> context) => this.context = context;
+
+    public bool IsEmpty => context.IsEmpty;
+
+    /// <summary>The publisher's span as a remote parent; default when the envelope carries no context.</summary>
+    public ActivityContext ToActivityContext() => context.IsEmpty ? default : RelayEnvelope.ReadTraceContext(context.Span);
 }
