@@ -37,9 +37,11 @@ public sealed class TwoReplicaTests(TwoReplicas replicas) : IClassFixture<TwoRep
         var chatId = await ann.StartPrivateChatAsync(bob);
         await using var annOnA = await ann.ConnectAsync();
         await using var bobOnB = await bob.ConnectAsync();
+        await using var bobsOtherDeviceOnA = await bob.On(a).ConnectAsync();
         await annOnA.SendMessageAsync(chatId, "read me from B");
         var message = await bobOnB.ExpectAsync("NEW_MESSAGE");
         await annOnA.ExpectAsync("NEW_MESSAGE");
+        await bobsOtherDeviceOnA.ExpectAsync("NEW_MESSAGE");
 
         await bobOnB.SendAsync("READ_MESSAGE", new { id = message.Id() });
 
@@ -47,6 +49,8 @@ public sealed class TwoReplicaTests(TwoReplicas replicas) : IClassFixture<TwoRep
         Assert.Equal(message.Id(), receipt.Id());
         Assert.Equal(bob.Id, receipt.GetProperty("reader_id").GetInt64());
         Assert.True(receipt.GetProperty("is_read").GetBoolean());
+        // Bob's other device, on the other replica, clears its unread count too.
+        Assert.Equal(message.Id(), (await bobsOtherDeviceOnA.ExpectAsync("READ_MESSAGE")).Id());
     }
 
     [Fact]

@@ -8,8 +8,8 @@ public sealed record MessageDto(long Id, long ChatId, long SenderId, string Text
     public static long UnixSeconds(DateTime utc) => new DateTimeOffset(DateTime.SpecifyKind(utc, DateTimeKind.Utc)).ToUnixTimeSeconds();
 
     /// <summary>
-    /// The projection every query uses, <c>is_read</c> computed in SQL: read once no other current member
-    /// of the chat has a read marker below the message (in a private chat, that is the recipient).
+    /// The projection every EF Core query uses, <c>is_read</c> computed in SQL by the rule of
+    /// <see cref="ReadReceipts"/>, which the raw statements share.
     /// </summary>
     public static readonly Expression<Func<Message, MessageDto>> FromMessage = m => new MessageDto(
         m.Id, m.ChatId, m.SenderId, m.Text, m.ClientMessageId,

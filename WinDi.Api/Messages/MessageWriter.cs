@@ -78,7 +78,7 @@ public sealed partial class MessageWriter : IAsyncDisposable
         }
     }
 
-    private const string InsertSql = """
+    private static readonly string InsertSql = $"""
         WITH input AS (
             SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::text[])
                 WITH ORDINALITY AS i(chat_id, sender_id, text, client_message_id, n)
@@ -93,9 +93,7 @@ public sealed partial class MessageWriter : IAsyncDisposable
         )
         SELECT i.n, m.id, m.chat_id, m.sender_id, m.text, m.client_message_id, m.created_at, m.created,
                CASE WHEN m.created THEN ARRAY(SELECT user_id FROM chat_members WHERE chat_id = m.chat_id) END,
-               m.id IS NOT NULL AND NOT EXISTS (
-                   SELECT 1 FROM chat_members o
-                   WHERE o.chat_id = m.chat_id AND o.user_id <> m.sender_id AND (m.created OR o.last_read_message_id < m.id)),
+               m.id IS NOT NULL AND {ReadReceipts.IsReadSql("m")},
                EXISTS (SELECT 1 FROM chats c WHERE c.id = i.chat_id)
         FROM input i
         LEFT JOIN LATERAL (

@@ -120,10 +120,13 @@ public sealed partial class CommandHandler(
         var result = await messages.MarkReadAsync(id, connection.UserId, ct);
         switch (result.Status)
         {
-            case ReadStatus.Read:
+            case ReadStatus.Read when result.Moved:
+                // To the sender's devices (the receipt) and the reader's own (their unread counts).
                 var frame = Frames.Encode(new ReadMessageFrame(id, result.ChatId, connection.UserId, result.IsRead));
-                await relay.PublishAsync(new RealtimeEvent([result.SenderId], frame), ct);
+                await relay.PublishAsync(new RealtimeEvent([result.SenderId, connection.UserId], frame), ct);
                 break;
+            case ReadStatus.Read:
+                break; // the marker was there already: nothing changed, so nobody is told
             case ReadStatus.MessageNotFound:
                 await ReplyError(connection, Protocol.Codes.MessageNotFound, "No such message.", ct, id: id);
                 break;
