@@ -288,4 +288,82 @@ public sealed class BrowserTests(SharedApp shared, Chromium chromium, PostgresSe
         await Expect(composer).ToBeHiddenAsync();
         browser.AssertNoPageErrors();
     }
+
+    /// <summary>Two tabs (or devices) of one person: reading in one clears the badge in the other, without polling.</summary>
+    [Fact]
+    public async Task ReadingInOneTabClearsTheUnreadBadgeInTheOther()
+    {
+        var ann = await app.RegisterAsync("Ann Twotabs");
+        var ben = await app.RegisterAsync("Ben Twotabs");
+        var chatId = await ann.StartPrivateChatAsync(ben);
+        await using var firstTab = await BrowserSession.OpenAsync(chromium, app);
+        await using var secondTab = await BrowserSession.OpenAsync(chromium, app);
+        await firstTab.LogInAsync(ben);
+        await secondTab.LogInAsync(ben);
+
+        await ann.SendAsync(chatId, "Read me once, see it everywhere");
+        await Expect(firstTab.ChatItem(ann.Name).Locator(".badge")).ToHaveTextAsync("1");
+        await Expect(secondTab.ChatItem(ann.Name).Locator(".badge")).ToHaveTextAsync("1");
+
+        await firstTab.ChatItem(ann.Name).ClickAsync();
+        await Expect(firstTab.Message("see it everywhere")).ToBeVisibleAsync();
+
+        // Well within the 30-second refresh: the READ_MESSAGE event reaches the reader's other connections.
+        await Expect(secondTab.ChatItem(ann.Name).Locator(".badge")).ToBeHiddenAsync();
+        firstTab.AssertNoPageErrors();
+        secondTab.AssertNoPageErrors();
+    }
+
+    /// <summary>
+    /// Live frames can leave a gap (here Redis is down, so replica B never hears of a message); a later live
+    /// frame must not move the page's SYNC cursor past it. Coming back to the tab fills the gap.
+    /// </summary>
+    [Fact]
+    public async Task AMessageMissedWhileRedisWasDownAppearsInTheOpenChatOnTheOtherReplica()
+    {
+        await using var redis = await RedisServer.StartPrivateAsync();
+        var (a, b) = await TwoReplicas.StartAsync(postgres, redis.ConnectionString);
+        await using var replicaA = a;
+        await using var replicaB = b;
+        var ann = await a.RegisterAsync("Ann Relay");
+        var ben = (await a.RegisterAsync("Ben Relay")).On(b);
+        var chatId = await ann.StartPrivateChatAsync(ben);
+        await ann.SendAsync(chatId, "before the outage");
+        await using var annBrowser = await BrowserSession.OpenAsync(chromium, a);
+        await using var benBrowser = await BrowserSession.OpenAsync(chromium, b);
+        await annBrowser.LogInAsync(ann);
+        await benBrowser.LogInAsync(ben);
+        await annBrowser.ChatItem(ben.Name).ClickAsync();
+        await benBrowser.ChatItem(ann.Name).ClickAsync();
+        await Expect(benBrowser.Message("before the outage")).ToBeVisibleAsync();
+
+        await redis.StopAsync();
+        await annBrowser.SendAsync("during the outage");
+        await Expect(annBrowser.Ticks("during the outage")).ToHaveTextAsync("✓");
+        await redis.StartAsync();
+        var crossed = "";
+        for (var attempt = 0; attempt < 30 && crossed == ""; attempt++)
+        {
+            var text = $"after the outage {attempt}";
+            await annBrowser.SendAsync(text);
+            try
+            {
+                await Expect(benBrowser.Message(text)).ToBeVisibleAsync(new() { Timeout = 1000 });
+                crossed = text;
+            }
+            catch (PlaywrightException)
+            {
+            }
+        }
+        Assert.NotEqual("", crossed);
+        await Expect(benBrowser.Message("during the outage")).ToHaveCountAsync(0);
+
+        await benBrowser.Page.EvaluateAsync("window.dispatchEvent(new Event('focus'))");
+
+        await Expect(benBrowser.Message("during the outage")).ToBeVisibleAsync();
+        var texts = await benBrowser.MessageTexts.AllInnerTextsAsync();
+        Assert.Equal(["before the outage", "during the outage"], texts.Take(2));
+        Assert.Equal(crossed, texts[^1]);
+        benBrowser.AssertNoPageErrors();
+    }
 }

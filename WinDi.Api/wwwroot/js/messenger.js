@@ -24,10 +24,13 @@ export class Messenger {
   #checkingSession = false;
   #stopped = false;
 
-  // SYNC bookkeeping: every message with id <= syncedUpTo is known to this page.
+  // SYNC bookkeeping: every message with id <= syncedUpTo is known to this page. Only SYNC moves it:
+  // live frames can arrive out of id order, and after a gap (a Redis outage, an overflowed queue) a live
+  // frame says nothing about the messages before it. A catch-up SYNC every REFRESH_EVERY_MS (and when
+  // the tab comes back) fills such gaps.
   #syncedUpTo = 0;
   #synced = false;
-  #liveMaxWhileSyncing = 0;
+  #syncAfterConnect = false;
   #everSynced = false;
 
   /**
@@ -61,7 +64,7 @@ export class Messenger {
       onTrouble: () => this.#checkSession(),
     });
     this.#socket.start();
-    this.#refreshTimer = setInterval(() => this.refresh(), REFRESH_EVERY_MS);
+    this.#refreshTimer = setInterval(() => this.#comeBack(), REFRESH_EVERY_MS);
     window.addEventListener('focus', this.#onFocus);
     window.addEventListener('online', this.#onOnline);
     document.addEventListener('visibilitychange', this.#onVisibility);
@@ -252,7 +255,7 @@ export class Messenger {
 
   #onOpen() {
     this.#synced = false;
-    this.#liveMaxWhileSyncing = 0;
+    this.#syncAfterConnect = true;
     this.#socket.send('SYNC', { after_id: this.#syncedUpTo });
     // Resending is safe: for a client_message_id it already stored, the server answers with the original.
     for (const pending of state.pending.values()) {
@@ -263,8 +266,6 @@ export class Messenger {
   #onFrame(frame) {
     switch (frame.command) {
       case 'NEW_MESSAGE':
-        if (this.#synced) this.#syncedUpTo = Math.max(this.#syncedUpTo, frame.id);
-        else this.#liveMaxWhileSyncing = Math.max(this.#liveMaxWhileSyncing, frame.id);
         this.#receive(messageFrom(frame));
         break;
       case 'READ_MESSAGE':
@@ -287,11 +288,11 @@ export class Messenger {
       this.#socket.send('SYNC', { after_id: lastId });
       return;
     }
-    // Live frames that came during the catch-up are newer than anything SYNC returned.
-    this.#syncedUpTo = Math.max(this.#syncedUpTo, this.#liveMaxWhileSyncing);
     this.#synced = true;
     this.#socket.markHealthy();
-    if (this.#everSynced) {
+    const afterConnect = this.#syncAfterConnect;
+    this.#syncAfterConnect = false;
+    if (this.#everSynced && afterConnect) {
       // Receipts and reads from other tabs are not replayed by SYNC: fetch them.
       this.refresh();
       for (const conversation of state.conversations.values()) this.#refreshReceiptsSoon(conversation.chatId);
@@ -330,8 +331,13 @@ export class Messenger {
    * group too: every other member's marker is at or past it). With is_read false in a group, earlier
    * messages may still have become read: ask the history.
    */
-  #receipt({ id, chat_id: chatId, is_read: isRead }) {
+  #receipt({ id, chat_id: chatId, reader_id: readerId, is_read: isRead }) {
     const chat = state.chats.get(chatId);
+    if (readerId === state.me.id) {
+      // I read it, in this tab or on another device: the server has the new unread count.
+      this.#refreshSoon();
+      return;
+    }
     if (isRead) {
       state.conversations.get(chatId)?.markMineReadUpTo(state.me.id, id);
       if (chat?.last_message?.sender_id === state.me.id && chat.last_message.id <= id) chat.last_message.is_read = true;
@@ -429,13 +435,25 @@ export class Messenger {
     return this.#api.getToken() ?? '';
   }
 
-  #onFocus = () => this.refresh();
+  #onFocus = () => this.#comeBack();
+
+  /** Every REFRESH_EVERY_MS, and when the person comes back to the tab: fresh counts, and any gap filled. */
+  #comeBack() {
+    this.refresh();
+    this.#catchUp();
+  }
+
+  /** SYNC from the last point SYNC proved: whatever live delivery missed since then arrives now. */
+  #catchUp() {
+    if (!this.#synced) return; // a SYNC is under way already
+    if (this.#socket?.send('SYNC', { after_id: this.#syncedUpTo })) this.#synced = false;
+  }
 
   #onOnline = () => this.#socket?.reconnectNow();
 
   #onVisibility = () => {
     if (document.visibilityState === 'visible') {
-      this.refresh();
+      this.#comeBack();
       this.changed({ visible: true });
     }
   };
