@@ -30,6 +30,26 @@ public sealed class TwoReplicaTests(TwoReplicas replicas) : IClassFixture<TwoRep
     }
 
     [Fact]
+    public async Task AStoredMessageReachesTheOtherReplicaEvenWhenTheSendersSocketDropsRightAfterSending()
+    {
+        var ann = await a.RegisterAsync();
+        var bob = (await a.RegisterAsync()).On(b);
+        var chatId = await ann.StartPrivateChatAsync(bob);
+        await using var bobOnB = await bob.ConnectAsync();
+        var annOnA = await ann.ConnectAsync();
+
+        await using (await a.Postgres.HoldMessageOrderLockAsync())
+        {
+            await annOnA.SendMessageAsync(chatId, "sent on A, then gone");
+            await Task.Delay(300); // the send is in A's writer, waiting on the lock
+            await annOnA.DisposeAsync();
+        }
+
+        var received = await bobOnB.ExpectAsync("NEW_MESSAGE");
+        Assert.Equal("sent on A, then gone", received.GetProperty("text").GetString());
+    }
+
+    [Fact]
     public async Task AReadReceiptCrossesReplicas()
     {
         var ann = await a.RegisterAsync();

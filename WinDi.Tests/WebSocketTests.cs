@@ -183,6 +183,31 @@ public sealed class WebSocketTests(SharedApp shared) : IClassFixture<SharedApp>
         await ann.AssertParallelRepeatsStoreOneAsync(chatId, connections, sendsEach: 5, recipient: bobWs);
     }
 
+    /// <summary>
+    /// The sender's socket goes away (a closed laptop, a dropped network) while the database is slow: the
+    /// message is still stored, and every other member still gets it live.
+    /// </summary>
+    [Fact]
+    public async Task AStoredMessageReachesTheOthersEvenWhenTheSendersSocketDropsRightAfterSending()
+    {
+        var ann = await app.RegisterAsync();
+        var bob = await app.RegisterAsync();
+        var chatId = await ann.StartPrivateChatAsync(bob);
+        await using var bobWs = await bob.ConnectAsync();
+        var annWs = await ann.ConnectAsync();
+
+        await using (await app.Postgres.HoldMessageOrderLockAsync())
+        {
+            await annWs.SendMessageAsync(chatId, "sent, then gone");
+            await Task.Delay(300); // the send is in the writer, waiting on the lock
+            await annWs.DisposeAsync();
+        }
+
+        var received = await bobWs.ExpectAsync("NEW_MESSAGE");
+        Assert.Equal("sent, then gone", received.GetProperty("text").GetString());
+        Assert.Equal(ann.Id, received.GetProperty("sender_id").GetInt64());
+    }
+
     [Fact]
     public async Task ReadingAMessageTellsTheSenderAndTheMarkerNeverMovesBack()
     {

@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Threading.Channels;
 using Npgsql;
 using NpgsqlTypes;
+using WinDi.Api.Realtime;
 
 namespace WinDi.Api.Messages;
 
@@ -25,13 +26,15 @@ public sealed partial class MessageWriter : IAsyncDisposable
     public const int MaxBatch = 256;
 
     private readonly NpgsqlDataSource dataSource;
+    private readonly IEventRelay relay;
     private readonly ILogger<MessageWriter> logger;
     private readonly Channel<PendingSend> queue = Channel.CreateUnbounded<PendingSend>(new UnboundedChannelOptions { SingleReader = true });
     private readonly Task writing;
 
-    public MessageWriter(NpgsqlDataSource dataSource, ILogger<MessageWriter> logger)
+    public MessageWriter(NpgsqlDataSource dataSource, IEventRelay relay, ILogger<MessageWriter> logger)
     {
         this.dataSource = dataSource;
+        this.relay = relay;
         this.logger = logger;
         // Without the caller's execution context: the loop outlives whatever span is current here (the request
         // that first needed a writer), and batches or their database spans must never join that span's trace.
@@ -150,7 +153,16 @@ public sealed partial class MessageWriter : IAsyncDisposable
         {
             var key = (pending.SenderId, pending.ClientMessageId);
             var result = results[key];
-            pending.Result.TrySetResult(answered.Add(key) || result.Status != SendStatus.Created
+            var first = answered.Add(key);
+            if (first && result.Status == SendStatus.Created)
+            {
+                // Published here, once stored, in batch order: not by the sender's connection, which may be
+                // gone by now (closed, expired, shutting down). Every member's connections get it, the
+                // sender's too; a retry of the same send is then only a duplicate, answered to the sender.
+                Telemetry.MessagesStored.Add(1);
+                await relay.PublishAsync(new RealtimeEvent(result.Recipients!, Frames.Encode(NewMessageFrame.From(result.Message!))), pending.Context, CancellationToken.None);
+            }
+            pending.Result.TrySetResult(first || result.Status != SendStatus.Created
                 ? result
                 : result with { Status = SendStatus.Duplicate, Recipients = null });
         }

@@ -90,9 +90,7 @@ public sealed partial class CommandHandler(
         switch (result.Status)
         {
             case SendStatus.Created:
-                Telemetry.MessagesStored.Add(1);
-                await relay.PublishAsync(new RealtimeEvent(result.Recipients!, Frames.Encode(NewMessageFrame.From(result.Message!))), ct);
-                break;
+                break; // the writer has published it to every member's connections, this one's included
             case SendStatus.Duplicate:
                 // Only the sending connection hears of a repeat; everyone else already has the original.
                 await connection.ReplyAsync(Frames.Encode(NewMessageFrame.From(result.Message!)), ct);
@@ -123,7 +121,7 @@ public sealed partial class CommandHandler(
             case ReadStatus.Read when result.Moved:
                 // To the sender's devices (the receipt) and the reader's own (their unread counts).
                 var frame = Frames.Encode(new ReadMessageFrame(id, result.ChatId, connection.UserId, result.IsRead));
-                await relay.PublishAsync(new RealtimeEvent([result.SenderId, connection.UserId], frame), ct);
+                await relay.PublishAsync(new RealtimeEvent([result.SenderId, connection.UserId], frame), default, ct);
                 break;
             case ReadStatus.Read:
                 break; // the marker was there already: nothing changed, so nobody is told

@@ -1,3 +1,5 @@
+using System.Diagnostics;
+
 namespace WinDi.Api.Realtime;
 
 /// <summary>A frame for every connection of the given users, wherever they are connected.</summary>
@@ -10,15 +12,16 @@ public sealed record RealtimeEvent(long[] UserIds, ReadOnlyMemory<byte> Frame);
 /// </summary>
 public interface IEventRelay
 {
-    ValueTask PublishAsync(RealtimeEvent realtimeEvent, CancellationToken ct);
+    /// <param name="parent">The span the "relay publish" span belongs under; default: the current one.</param>
+    ValueTask PublishAsync(RealtimeEvent realtimeEvent, ActivityContext parent, CancellationToken ct);
 }
 
 /// <summary>Delivers to this node's connections, the only ones there are; <see cref="RedisRelay"/> does the same, then tells the other nodes.</summary>
 public sealed class InProcessRelay(ConnectionRegistry connections) : IEventRelay
 {
-    public ValueTask PublishAsync(RealtimeEvent realtimeEvent, CancellationToken ct)
+    public ValueTask PublishAsync(RealtimeEvent realtimeEvent, ActivityContext parent, CancellationToken ct)
     {
-        using var activity = Telemetry.Source.StartActivity("relay publish");
+        using var activity = Telemetry.Source.StartActivity("relay publish", ActivityKind.Internal, parent);
         activity?.SetTag("windi.recipients", realtimeEvent.UserIds.Length);
         var offered = connections.Deliver(realtimeEvent);
         activity?.SetTag("windi.connections", offered);

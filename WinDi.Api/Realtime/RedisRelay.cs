@@ -30,9 +30,9 @@ public sealed partial class RedisRelay(IConnectionMultiplexer redis, ConnectionR
     /// listener there is no span (StartActivity returns null and allocates nothing), and the envelope carries
     /// the caller's context if it has one.
     /// </summary>
-    public ValueTask PublishAsync(RealtimeEvent realtimeEvent, CancellationToken ct)
+    public ValueTask PublishAsync(RealtimeEvent realtimeEvent, ActivityContext parent, CancellationToken ct)
     {
-        using var activity = Telemetry.Source.StartActivity("relay publish", ActivityKind.Producer);
+        using var activity = Telemetry.Source.StartActivity("relay publish", ActivityKind.Producer, parent);
         if (activity is not null)
         {
             activity.SetTag("windi.recipients", realtimeEvent.UserIds.Length);

@@ -57,6 +57,32 @@ public sealed class PostgresServer : IAsyncLifetime
         await host.Services.GetRequiredService<DatabaseMigrator>().RunAsync(seed, TimeSpan.FromSeconds(30), CancellationToken.None);
     }
 
+    /// <summary>
+    /// Holds the lock that orders message ids (MessageWriter.MessageOrderLock) from another session until
+    /// disposed: every send then waits in the database, as on a slow or busy server.
+    /// </summary>
+    public async Task<IAsyncDisposable> HoldMessageOrderLockAsync()
+    {
+        var connection = new NpgsqlConnection(ConnectionString);
+        await connection.OpenAsync();
+        var transaction = await connection.BeginTransactionAsync();
+        await using (var command = new NpgsqlCommand("SELECT pg_advisory_xact_lock($1)", connection, transaction))
+        {
+            command.Parameters.Add(new NpgsqlParameter { Value = WinDi.Api.Messages.MessageWriter.MessageOrderLock });
+            await command.ExecuteNonQueryAsync();
+        }
+        return new HeldLock(connection, transaction);
+    }
+
+    private sealed class HeldLock(NpgsqlConnection connection, NpgsqlTransaction transaction) : IAsyncDisposable
+    {
+        public async ValueTask DisposeAsync()
+        {
+            await transaction.RollbackAsync();
+            await connection.DisposeAsync();
+        }
+    }
+
     public async Task<T> ScalarAsync<T>(string sql, params object[] parameters)
     {
         await using var connection = new NpgsqlConnection(ConnectionString);
