@@ -39,14 +39,37 @@ public sealed class HistoryTests(SharedApp shared) : IClassFixture<SharedApp>
     }
 
     [Fact]
-    public async Task OffsetCountsBackFromTheNewestMessage()
+    public async Task OffsetPagingCountsFromTheOldestMessageAsTheOriginalDoes()
     {
-        var (ann, _, chatId, ids) = await ChatWithMessagesAsync(7);
+        var (ann, _, chatId, ids) = await ChatWithMessagesAsync(120);
 
-        Assert.Equal(ids[4..7], Ids(await ann.GetJsonAsync($"/history/{chatId}?limit=3&offset=0")));
-        Assert.Equal(ids[1..4], Ids(await ann.GetJsonAsync($"/history/{chatId}?limit=3&offset=3")));
-        Assert.Equal(ids[0..1], Ids(await ann.GetJsonAsync($"/history/{chatId}?limit=3&offset=6")));
-        Assert.Empty(Ids(await ann.GetJsonAsync($"/history/{chatId}?limit=3&offset=7")));
+        Assert.Equal(ids[0..50], Ids(await ann.GetJsonAsync($"/history/{chatId}?limit=50&offset=0")));
+        Assert.Equal(ids[50..100], Ids(await ann.GetJsonAsync($"/history/{chatId}?limit=50&offset=50")));
+        Assert.Equal(ids[100..120], Ids(await ann.GetJsonAsync($"/history/{chatId}?limit=50&offset=100")));
+        Assert.Empty(Ids(await ann.GetJsonAsync($"/history/{chatId}?limit=50&offset=120")));
+        Assert.Equal(ids[0..50], Ids(await ann.GetJsonAsync($"/history/{chatId}?limit=50")));
+        Assert.Equal(ids[20..120], Ids(await ann.GetJsonAsync($"/history/{chatId}?offset=20")));
+        Assert.Equal(ids[0..5], Ids(await ann.GetJsonAsync($"/history/{chatId}?latest=false&limit=5")));
+    }
+
+    [Fact]
+    public async Task NoPagingParameterMeansTheOldestHundredMessages()
+    {
+        var (ann, _, chatId, ids) = await ChatWithMessagesAsync(120);
+
+        Assert.Equal(ids[0..100], Ids(await ann.GetJsonAsync($"/history/{chatId}")));
+    }
+
+    [Fact]
+    public async Task LatestGivesTheNewestPageOldestFirst()
+    {
+        var (ann, _, chatId, ids) = await ChatWithMessagesAsync(120);
+
+        Assert.Equal(ids[70..120], Ids(await ann.GetJsonAsync($"/history/{chatId}?latest=true&limit=50")));
+        Assert.Equal(ids[20..120], Ids(await ann.GetJsonAsync($"/history/{chatId}?latest=true")));
+        Assert.Equal(ids[20..70], Ids(await ann.GetJsonAsync($"/history/{chatId}?latest=true&limit=50&before_id={ids[70]}")));
+        Assert.Equal(ids[20..70], Ids(await ann.GetJsonAsync($"/history/{chatId}?limit=50&before_id={ids[70]}")));
+        Assert.Equal(ids[0..20], Ids(await ann.GetJsonAsync($"/history/{chatId}?limit=50&before_id={ids[20]}")));
     }
 
     [Fact]
@@ -54,7 +77,7 @@ public sealed class HistoryTests(SharedApp shared) : IClassFixture<SharedApp>
     {
         var (ann, _, chatId, ids) = await ChatWithMessagesAsync(7);
 
-        var seen = Ids(await ann.GetJsonAsync($"/history/{chatId}?limit=3"));
+        var seen = Ids(await ann.GetJsonAsync($"/history/{chatId}?latest=true&limit=3"));
         while (true)
         {
             var older = Ids(await ann.GetJsonAsync($"/history/{chatId}?limit=3&before_id={seen[0]}"));
@@ -75,11 +98,27 @@ public sealed class HistoryTests(SharedApp shared) : IClassFixture<SharedApp>
     [InlineData("before_id=5&after_id=3")]
     [InlineData("offset=1&before_id=5")]
     [InlineData("before_id=0")]
+    [InlineData("latest=maybe")]
     public async Task BadPagingIsABadRequest(string query)
     {
         var (ann, _, chatId, _) = await ChatWithMessagesAsync(1);
         var response = await ann.Http.GetAsync($"/history/{chatId}?{query}");
         await response.AssertProblemAsync(HttpStatusCode.BadRequest);
+    }
+
+    [Theory]
+    [InlineData("latest=true&offset=0", "latest")]
+    [InlineData("latest=true&offset=20", "latest")]
+    [InlineData("latest=true&after_id=3", "latest")]
+    [InlineData("latest=true&limit=0", "limit")]
+    [InlineData("offset=0&after_id=3", "offset")]
+    public async Task PagingParametersThatContradictEachOtherAreAValidationProblem(string query, string field)
+    {
+        var (ann, _, chatId, _) = await ChatWithMessagesAsync(1);
+
+        var problem = await (await ann.Http.GetAsync($"/history/{chatId}?{query}")).AssertProblemAsync(HttpStatusCode.BadRequest);
+
+        Assert.True(problem.GetProperty("errors").TryGetProperty(field, out _), problem.ToString());
     }
 
     [Fact]
@@ -88,8 +127,24 @@ public sealed class HistoryTests(SharedApp shared) : IClassFixture<SharedApp>
         var (_, _, chatId, _) = await ChatWithMessagesAsync(1);
         var outsider = await app.RegisterAsync();
 
-        await (await outsider.Http.GetAsync($"/history/{chatId}")).AssertProblemAsync(HttpStatusCode.Forbidden);
-        await (await outsider.Http.GetAsync($"/history/{long.MaxValue}")).AssertProblemAsync(HttpStatusCode.NotFound);
+        foreach (var query in new[] { "", "?limit=50&offset=0", "?latest=true&limit=50", "?before_id=5" })
+        {
+            await (await outsider.Http.GetAsync($"/history/{chatId}{query}")).AssertProblemAsync(HttpStatusCode.Forbidden);
+            await (await outsider.Http.GetAsync($"/history/{long.MaxValue}{query}")).AssertProblemAsync(HttpStatusCode.NotFound);
+        }
+    }
+
+    [Fact]
+    public async Task TheOpenApiDocumentDescribesEveryPagingParameter()
+    {
+        using var http = app.Anonymous();
+        var document = await http.GetFromJsonAsync<JsonElement>("/openapi/v1.json");
+
+        var parameters = document.GetProperty("paths").GetProperty("/history/{chatId}").GetProperty("get").GetProperty("parameters")
+            .EnumerateArray().Where(p => p.GetProperty("in").GetString() == "query").ToList();
+
+        Assert.Equal(["after_id", "before_id", "latest", "limit", "offset"], parameters.Select(p => p.GetProperty("name").GetString()).Order());
+        Assert.All(parameters, p => Assert.False(string.IsNullOrWhiteSpace(p.GetProperty("description").GetString())));
     }
 
     [Fact]

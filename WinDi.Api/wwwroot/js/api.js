@@ -52,9 +52,14 @@ export class Api {
 
   leave(chatId) { return this.#request('DELETE', `/chats/${chatId}/exit`); }
 
-  /** A page of messages, oldest first: the latest page, or the one just before `beforeId` / after `afterId`. */
-  history(chatId, { limit = 50, beforeId, afterId } = {}) {
+  /**
+   * A page of messages, oldest first: the newest page (`latest`), or the one just before `beforeId` /
+   * after `afterId` (keyset paging). With none of them it is the oldest page (offset paging counts
+   * from the first message), which this client never asks for.
+   */
+  history(chatId, { limit = 50, latest = false, beforeId, afterId } = {}) {
     const query = new URLSearchParams({ limit });
+    if (latest) query.set('latest', 'true');
     if (beforeId) query.set('before_id', beforeId);
     if (afterId !== undefined) query.set('after_id', afterId);
     return this.#request('GET', `/history/${chatId}?${query}`);

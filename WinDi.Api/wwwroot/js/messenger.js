@@ -122,7 +122,7 @@ export class Messenger {
     conversation.loading = true;
     try {
       const [page] = await Promise.all([
-        this.#api.history(chatId, { limit: PAGE_SIZE }),
+        this.#api.history(chatId, { latest: true, limit: PAGE_SIZE }),
         chat.is_group ? this.#loadMembers(chatId) : null,
       ]);
       for (const message of page) conversation.upsert(message);
