@@ -51,4 +51,69 @@ public sealed class FaultTests(PostgresServer postgres)
             Assert.Contains("database", problem.GetProperty("detail").GetString(), StringComparison.Ordinal);
         }
     }
+
+    /// <summary>
+    /// PostgreSQL goes away under a running API (a real socket-level outage, not a wrong port from the start),
+    /// with the API's own retry policy: REST answers 503 within 5 s, readiness says so, liveness stays up,
+    /// and everything comes back without a restart.
+    /// </summary>
+    [Fact]
+    public async Task WhenPostgresGoesDownRestAnswers503FastAndEverythingRecoversWithoutARestart()
+    {
+        var direct = new Npgsql.NpgsqlConnectionStringBuilder(postgres.ConnectionString);
+        await using var proxy = new TcpFaultProxy(direct.Host!, direct.Port);
+        await using var app = new WinDiApp(postgres, new Dictionary<string, string?>
+        {
+            ["ConnectionStrings:windi"] = new Npgsql.NpgsqlConnectionStringBuilder(postgres.ConnectionString) { Port = proxy.Port }.ConnectionString,
+        });
+        var ann = await app.RegisterAsync();
+        using var anonymous = app.Anonymous();
+        Assert.Equal(HttpStatusCode.OK, (await ann.Http.GetAsync("/users/me")).StatusCode);
+
+        await proxy.CutAsync();
+
+        foreach (var path in new[] { "/users/me", "/chats" })
+        {
+            var clock = System.Diagnostics.Stopwatch.StartNew();
+            using var response = await ann.Http.GetAsync(path);
+            Assert.True(clock.Elapsed < TimeSpan.FromSeconds(5), $"GET {path} took {clock.Elapsed} with the database down");
+            await response.AssertProblemAsync(HttpStatusCode.ServiceUnavailable);
+        }
+        var healthClock = System.Diagnostics.Stopwatch.StartNew();
+        using (var health = await anonymous.GetAsync("/health"))
+        {
+            Assert.True(healthClock.Elapsed < TimeSpan.FromSeconds(6), $"/health took {healthClock.Elapsed}");
+            Assert.Equal(HttpStatusCode.ServiceUnavailable, health.StatusCode);
+            Assert.Equal("Unhealthy", await health.Content.ReadAsStringAsync());
+        }
+        using (var alive = await anonymous.GetAsync("/alive"))
+        {
+            Assert.Equal(HttpStatusCode.OK, alive.StatusCode);
+        }
+
+        proxy.Restore();
+
+        await EventuallyAsync(async () => (await ann.Http.GetAsync("/users/me")).StatusCode == HttpStatusCode.OK);
+        await EventuallyAsync(async () => await anonymous.GetStringAsync("/health") == "Healthy");
+        Assert.Equal(HttpStatusCode.OK, (await ann.Http.GetAsync("/chats")).StatusCode);
+    }
+
+    private static async Task EventuallyAsync(Func<Task<bool>> condition)
+    {
+        for (var attempt = 0; attempt < 50; attempt++)
+        {
+            try
+            {
+                if (await condition())
+                {
+                    return;
+                }
+            }
+            catch (HttpRequestException)
+            {
+            }
+            await Task.Delay(200);
+        }
+        Assert.Fail("The API did not recover within 10 s of the database coming back.");
+    }
 }
