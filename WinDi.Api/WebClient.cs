@@ -8,22 +8,31 @@ public static class WebClient
         "default-src 'self'; connect-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; " +
         "object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'";
 
+    /// <summary>The framing and sniffing rules for any response; the Scalar UI needs inline scripts, so only those.</summary>
+    private const string ApiDocsPolicy = "frame-ancestors 'none'";
+
     public static WebApplication UseWebClient(this WebApplication app)
     {
+        // On every response the browser may load (scripts, styles, images, errors too), set as the response
+        // starts, so that a problem document written after an exception (which clears headers) has them.
+        app.Use((context, next) =>
+        {
+            context.Response.OnStarting(static state =>
+            {
+                var http = (HttpContext)state;
+                var headers = http.Response.Headers;
+                headers.XContentTypeOptions = "nosniff";
+                headers.XFrameOptions = "DENY";
+                headers.ContentSecurityPolicy = http.Request.Path.StartsWithSegments("/scalar") ? ApiDocsPolicy : ContentSecurityPolicy;
+                return Task.CompletedTask;
+            }, context);
+            return next(context);
+        });
         app.UseDefaultFiles();
         app.UseStaticFiles(new StaticFileOptions
         {
-            OnPrepareResponse = context =>
-            {
-                var headers = context.Context.Response.Headers;
-                // The file names carry no version: browsers revalidate (ETag), so a new deploy shows on reload.
-                headers.CacheControl = "no-cache";
-                if (context.File.Name.EndsWith(".html", StringComparison.Ordinal))
-                {
-                    headers.ContentSecurityPolicy = ContentSecurityPolicy;
-                    headers.XContentTypeOptions = "nosniff";
-                }
-            },
+            // The file names carry no version: browsers revalidate (ETag), so a new deploy shows on reload.
+            OnPrepareResponse = context => context.Context.Response.Headers.CacheControl = "no-cache",
         });
         return app;
     }

@@ -27,6 +27,27 @@ public sealed class BrowserTests(SharedApp shared, Chromium chromium, PostgresSe
         await unknown.AssertProblemAsync(HttpStatusCode.NotFound);
     }
 
+    /// <summary>Not only the page: every script, style, image and error a browser may load carries the rules.</summary>
+    [Theory]
+    [InlineData("/")]
+    [InlineData("/js/main.js")]
+    [InlineData("/app.css")]
+    [InlineData("/favicon.svg")]
+    [InlineData("/chats")]
+    [InlineData("/no-such-page")]
+    [InlineData("/openapi/v1.json")]
+    [InlineData("/scalar")]
+    public async Task EveryResponseForbidsFramingAndSniffing(string path)
+    {
+        using var http = app.Anonymous();
+
+        using var response = await http.GetAsync(path);
+
+        Assert.Equal("nosniff", response.Headers.GetValues("X-Content-Type-Options").Single());
+        Assert.Equal("DENY", response.Headers.GetValues("X-Frame-Options").Single());
+        Assert.Contains("frame-ancestors 'none'", response.Headers.GetValues("Content-Security-Policy").Single(), StringComparison.Ordinal);
+    }
+
     [Fact]
     public async Task TwoPeopleChatInPrivateAndSeeTheirMessagesGoFromSentToRead()
     {
