@@ -186,6 +186,48 @@ public sealed class TwoReplicaTests(TwoReplicas replicas) : IClassFixture<TwoRep
         await annOnA.SendMessageAsync(chatId, "after the junk");
 
         Assert.Equal("after the junk", (await bobOnB.ExpectAsync("NEW_MESSAGE")).GetProperty("text").GetString());
-        Assert.True(b.Logs.Count(line => line.Contains("Dropped a malformed relay envelope", StringComparison.Ordinal)) >= 3);
+        Assert.True(b.Logs.Count(line => line.Contains("Dropped a relay envelope", StringComparison.Ordinal)) >= 3);
+    }
+
+    /// <summary>
+    /// A process that can reach Redis, but knows neither Relay__Secret nor Jwt__Secret, publishes a
+    /// well-formed envelope with redis-cli: nobody receives it. The same envelope with the replicas' key is
+    /// delivered, so the test would see an injected frame.
+    /// </summary>
+    [Fact]
+    public async Task AForgedEnvelopePublishedWithRedisCliReachesNobody()
+    {
+        var bob = (await a.RegisterAsync()).On(b);
+        await using var bobOnB = await bob.ConnectAsync();
+        var jwt = new WinDi.Api.Auth.JwtOptions { Secret = WinDiApp.JwtSecret };
+        RealtimeEvent Fake(string text) => new([bob.Id], System.Text.Encoding.UTF8.GetBytes(
+            $$"""{"command":"NEW_MESSAGE","id":1,"chat_id":1,"sender_id":1,"text":"{{text}}","client_message_id":"x","timestamp":0,"is_read":false}"""));
+        var forged = RelayEnvelope.Encode(new RelayKey(new RelayOptions { Secret = "guessed" }, jwt), Guid.NewGuid(), default, Fake("forged"));
+        var genuine = RelayEnvelope.Encode(new RelayKey(new RelayOptions(), jwt), Guid.NewGuid(), default, Fake("genuine"));
+
+        await RedisCliPublishAsync(forged);
+        await RedisCliPublishAsync(genuine);
+
+        Assert.Equal("genuine", (await bobOnB.ExpectAsync("NEW_MESSAGE")).GetProperty("text").GetString());
+        await bobOnB.ExpectNothingPendingAsync();
+        Assert.Contains(b.Logs, line => line.Contains("failed authentication", StringComparison.Ordinal));
+    }
+
+    private async Task RedisCliPublishAsync(byte[] envelope)
+    {
+        var endpoint = a.Services.GetRequiredService<IConnectionMultiplexer>().GetEndPoints().Single() as System.Net.IPEndPoint
+            ?? throw new InvalidOperationException("The test Redis has no IP endpoint.");
+        var start = new System.Diagnostics.ProcessStartInfo("redis-cli", ["-h", endpoint.Address.ToString(), "-p", endpoint.Port.ToString(System.Globalization.CultureInfo.InvariantCulture), "-x", "PUBLISH", RedisRelay.ChannelName])
+        {
+            RedirectStandardInput = true,
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+        };
+        using var cli = System.Diagnostics.Process.Start(start)!;
+        await cli.StandardInput.BaseStream.WriteAsync(envelope);
+        cli.StandardInput.Close();
+        var output = await cli.StandardOutput.ReadToEndAsync();
+        await cli.WaitForExitAsync();
+        Assert.True(cli.ExitCode == 0 && output.Trim() != "0", $"redis-cli PUBLISH: exit {cli.ExitCode}, '{output.Trim()}' subscribers, {await cli.StandardError.ReadToEndAsync()}");
     }
 }

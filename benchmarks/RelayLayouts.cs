@@ -71,6 +71,8 @@ async Task RunAsync(string layout, int replicas, int group)
         nodes.Add(await ConnectionMultiplexer.ConnectAsync(endpoint + ",allowAdmin=true"));
     }
     var publisherNode = Guid.NewGuid();
+    // Every envelope is authenticated, as between WinDi's replicas.
+    var key = new RelayKey(new RelayOptions { Secret = "relay-layouts-benchmark" }, new WinDi.Api.Auth.JwtOptions());
     // Every event carries a trace context, as when the publishing replica is traced.
     var trace = new ActivityContext(ActivityTraceId.CreateRandom(), ActivitySpanId.CreateRandom(), ActivityTraceFlags.Recorded);
 
@@ -90,7 +92,7 @@ async Task RunAsync(string layout, int replicas, int group)
         {
             (await subscriber.SubscribeAsync(RedisChannel.Literal(channelName))).OnMessage(message =>
             {
-                var (_, _, e) = RelayEnvelope.Decode((byte[])message.Message!);
+                var (_, _, e) = RelayEnvelope.Decode(key, (byte[])message.Message!);
                 var local = 0;
                 foreach (var user in e.UserIds)
                 {
@@ -117,7 +119,7 @@ async Task RunAsync(string layout, int replicas, int group)
     {
         if (layout == "broadcast")
         {
-            pending.Add(publisher.PublishAsync(RedisChannel.Literal(channelName), RelayEnvelope.Encode(publisherNode, trace, new RealtimeEvent(eventRecipients, frame))));
+            pending.Add(publisher.PublishAsync(RedisChannel.Literal(channelName), RelayEnvelope.Encode(key, publisherNode, trace, new RealtimeEvent(eventRecipients, frame))));
         }
         else
         {

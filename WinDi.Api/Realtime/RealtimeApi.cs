@@ -24,6 +24,9 @@ public static partial class RealtimeApi
         builder.Services.AddSingleton<CommandHandler>();
         if (builder.AddRedis())
         {
+            builder.Services.AddOptions<RelayOptions>().BindConfiguration(RelayOptions.Section);
+            builder.Services.AddSingleton(services => new RelayKey(
+                services.GetRequiredService<IOptions<RelayOptions>>().Value, services.GetRequiredService<IOptions<JwtOptions>>().Value));
             builder.Services.AddSingleton<RedisRelay>();
             builder.Services.AddSingleton<IEventRelay>(services => services.GetRequiredService<RedisRelay>());
             builder.Services.AddHostedService(services => services.GetRequiredService<RedisRelay>());

@@ -12,7 +12,7 @@ namespace WinDi.Api.Realtime;
 /// Each envelope carries the trace context of its "relay publish" span, so the "relay deliver" span on every
 /// other replica joins the sender's trace.
 /// </summary>
-public sealed partial class RedisRelay(IConnectionMultiplexer redis, ConnectionRegistry connections, ILogger<RedisRelay> logger)
+public sealed partial class RedisRelay(IConnectionMultiplexer redis, ConnectionRegistry connections, RelayKey key, ILogger<RedisRelay> logger)
     : BackgroundService, IEventRelay
 {
     public const string ChannelName = "windi:events";
@@ -41,7 +41,7 @@ public sealed partial class RedisRelay(IConnectionMultiplexer redis, ConnectionR
         }
         var offered = connections.Deliver(realtimeEvent);
         activity?.SetTag("windi.connections", offered);
-        _ = PublishToOtherNodesAsync(RelayEnvelope.Encode(node, Activity.Current?.Context ?? default, realtimeEvent));
+        _ = PublishToOtherNodesAsync(RelayEnvelope.Encode(key, node, Activity.Current?.Context ?? default, realtimeEvent));
         return ValueTask.CompletedTask;
     }
 
@@ -97,7 +97,7 @@ public sealed partial class RedisRelay(IConnectionMultiplexer redis, ConnectionR
     {
         try
         {
-            var (origin, trace, realtimeEvent) = RelayEnvelope.Decode((byte[])message.Message!);
+            var (origin, trace, realtimeEvent) = RelayEnvelope.Decode(key, (byte[])message.Message!);
             if (origin == node)
             {
                 return;
@@ -151,7 +151,7 @@ public sealed partial class RedisRelay(IConnectionMultiplexer redis, ConnectionR
         [LoggerMessage(Level = LogLevel.Warning, Message = "Publishing to Redis failed: other replicas miss events until it returns (their clients catch up with SYNC)")]
         public static partial void PublishFailed(ILogger logger, Exception exception);
 
-        [LoggerMessage(Level = LogLevel.Error, Message = "Dropped a malformed relay envelope")]
+        [LoggerMessage(Level = LogLevel.Error, Message = "Dropped a relay envelope that is malformed or failed authentication")]
         public static partial void MalformedEnvelope(ILogger logger, Exception exception);
     }
 }

@@ -1,5 +1,6 @@
 using System.Buffers.Binary;
 using System.Diagnostics;
+using System.Security.Cryptography;
 
 namespace WinDi.Api.Realtime;
 
@@ -17,9 +18,10 @@ namespace WinDi.Api.Realtime;
 ///     42      4  recipient count N (int32, little endian)
 ///     46    8×N  recipient user ids (int64, little endian)
 /// 46+8×N   rest  the frame, UTF-8 JSON
+///    end     16  tag: HMAC-SHA256 of everything before it with the <see cref="RelayKey"/>, first 16 bytes
 /// </code>
 /// The header is fixed (46 bytes), so every field after it is at a known offset. Encode and Decode are the
-/// only code that knows this layout.
+/// only code that knows this layout. An envelope whose tag does not verify is refused before any of it is read.
 /// </summary>
 public static class RelayEnvelope
 {
@@ -28,12 +30,13 @@ public static class RelayEnvelope
     private const int TraceBytes = 1 + TraceIdBytes + SpanIdBytes + 1;
     private const int HeaderBytes = NodeBytes + TraceBytes + sizeof(int);
     private const byte NoTraceContext = 0, W3CTraceContext = 1;
+    public const int TagBytes = 16;
 
     /// <param name="trace">The publishing span's context; default when nothing traced the publish.</param>
-    public static byte[] Encode(Guid node, in ActivityContext trace, RealtimeEvent realtimeEvent)
+    public static byte[] Encode(RelayKey key, Guid node, in ActivityContext trace, RealtimeEvent realtimeEvent)
     {
         var users = realtimeEvent.UserIds;
-        var buffer = new byte[HeaderBytes + (users.Length * sizeof(long)) + realtimeEvent.Frame.Length];
+        var buffer = new byte[HeaderBytes + (users.Length * sizeof(long)) + realtimeEvent.Frame.Length + TagBytes];
         node.TryWriteBytes(buffer);
         var span = buffer.AsSpan(NodeBytes);
         // A default context has an all-zero trace id, which W3C declares invalid: it travels as "no context".
@@ -54,12 +57,37 @@ public static class RelayEnvelope
             span = span[sizeof(long)..];
         }
         realtimeEvent.Frame.Span.CopyTo(span);
+        Tag(key, buffer.AsSpan(0, buffer.Length - TagBytes), buffer.AsSpan(buffer.Length - TagBytes));
         return buffer;
     }
 
-    /// <summary>Reads an envelope from the channel.</summary>
-    /// <exception cref="FormatException">The envelope is not one <see cref="Encode"/> wrote (short, or its lengths or trace context disagree); the only exception it throws.</exception>
-    public static (Guid Node, RelayTrace Trace, RealtimeEvent Event) Decode(ReadOnlyMemory<byte> envelope)
+    /// <summary>Reads an envelope from the channel, once its tag proves that a replica with the same key wrote it.</summary>
+    /// <exception cref="FormatException">The envelope is not one <see cref="Encode"/> wrote with this key (forged, altered, short, or its lengths or trace context disagree); the only exception it throws.</exception>
+    public static (Guid Node, RelayTrace Trace, RealtimeEvent Event) Decode(RelayKey key, ReadOnlyMemory<byte> envelope)
+    {
+        if (envelope.Length < TagBytes)
+        {
+            throw new FormatException($"Malformed relay envelope: {envelope.Length} bytes, shorter than its tag.");
+        }
+        var body = envelope[..^TagBytes];
+        Span<byte> expected = stackalloc byte[TagBytes];
+        Tag(key, body.Span, expected);
+        if (!CryptographicOperations.FixedTimeEquals(expected, envelope.Span[^TagBytes..]))
+        {
+            throw new FormatException("Relay envelope failed authentication: it was not written by a replica with this relay key.");
+        }
+        return Parse(body);
+    }
+
+    private static void Tag(RelayKey key, ReadOnlySpan<byte> body, Span<byte> tag)
+    {
+        Span<byte> mac = stackalloc byte[HMACSHA256.HashSizeInBytes];
+        HMACSHA256.HashData(key.Bytes, body, mac);
+        mac[..TagBytes].CopyTo(tag);
+    }
+
+    /// <summary>The layout under the tag; what <see cref="Decode"/> reads once the tag verifies.</summary>
+    internal static (Guid Node, RelayTrace Trace, RealtimeEvent Event) Parse(ReadOnlyMemory<byte> envelope)
     {
         var span = envelope.Span;
         if (span.Length < HeaderBytes)
