@@ -117,6 +117,7 @@ public sealed class WebSocketTests(SharedApp shared) : IClassFixture<SharedApp>
     [InlineData("{\"command\": \"READ_MESSAGE\", \"payload\": {\"id\": \"x\"}}", "validation_failed")]
     [InlineData("{\"command\": \"SYNC\", \"payload\": {\"after_id\": -1}}", "validation_failed")]
     [InlineData("{\"command\": \"SYNC\", \"payload\": {\"after_id\": 0, \"limit\": 0}}", "validation_failed")]
+    [InlineData("", "invalid_json")]
     [InlineData("{\"command\": \"\\ud800PING\"}", "validation_failed")]
     [InlineData("{\"command\": \"PING\", \"\\udfff\": 1}", "validation_failed")]
     [InlineData("{\"command\": \"SEND_MESSAGE\", \"payload\": {\"chat_id\": 1, \"text\": \"\\ud800\", \"client_message_id\": \"c\"}}", "validation_failed")]
