@@ -1,4 +1,6 @@
 using System.Text.Json;
+using Microsoft.AspNetCore.Http.Metadata;
+using Microsoft.Extensions.Options;
 
 namespace WinDi.Api;
 
@@ -6,7 +8,7 @@ namespace WinDi.Api;
 /// The one rule for text from clients (DESIGN §5): valid UTF-16 (no lone surrogate) and no NUL, which PostgreSQL's
 /// text cannot hold. A NUL in one parameter fails the whole statement, and with it every send of a group-commit
 /// batch, so such text is refused where it comes in: every string of a frame (CommandHandler) and every string a
-/// REST endpoint binds.
+/// REST endpoint binds (<see cref="RejectUnstorableText{TBuilder}"/>).
 /// </summary>
 public static class StorableText
 {
@@ -99,5 +101,65 @@ public static class StorableText
             default:
                 return null;
         }
+    }
+
+    /// <summary>
+    /// Refuses a request with 400 and <c>errors</c> when a string it binds is not storable: a string parameter (query,
+    /// form, route, header) or a string property of the JSON body. Endpoints without strings get no filter.
+    /// (JSON that spells a lone surrogate fails earlier, in binding; ErrorHandling answers that one.)
+    /// </summary>
+    public static TBuilder RejectUnstorableText<TBuilder>(this TBuilder builder) where TBuilder : IEndpointConventionBuilder =>
+        builder.AddEndpointFilterFactory((context, next) =>
+        {
+            var fields = StringFields(context);
+            if (fields.Count == 0)
+            {
+                return next;
+            }
+            return invocation =>
+            {
+                RequestErrors? errors = null;
+                foreach (var (argument, name, read) in fields)
+                {
+                    if (invocation.Arguments[argument] is { } value && read(value) is { } text && !IsStorable(text))
+                    {
+                        (errors ??= new()).Add(name, $"{name} {Rule}.");
+                    }
+                }
+                return errors is null ? next(invocation) : ValueTask.FromResult<object?>(errors.ToResult());
+            };
+        });
+
+    /// <summary>The strings an endpoint binds: each argument's index, its name in the request, and how to read it from the argument.</summary>
+    private static List<(int Argument, string Name, Func<object, string?> Read)> StringFields(EndpointFilterFactoryContext context)
+    {
+        var services = context.ApplicationServices;
+        var isService = services.GetService<IServiceProviderIsService>();
+        var json = services.GetRequiredService<IOptions<Microsoft.AspNetCore.Http.Json.JsonOptions>>().Value.SerializerOptions;
+        var fields = new List<(int, string, Func<object, string?>)>();
+        var parameters = context.MethodInfo.GetParameters();
+        for (var i = 0; i < parameters.Length; i++)
+        {
+            var parameter = parameters[i];
+            var type = parameter.ParameterType;
+            if (type == typeof(string))
+            {
+                var attributes = parameter.GetCustomAttributes(inherit: true);
+                var name = attributes.OfType<IFromQueryMetadata>().FirstOrDefault()?.Name
+                    ?? attributes.OfType<IFromFormMetadata>().FirstOrDefault()?.Name
+                    ?? attributes.OfType<IFromRouteMetadata>().FirstOrDefault()?.Name
+                    ?? attributes.OfType<IFromHeaderMetadata>().FirstOrDefault()?.Name
+                    ?? parameter.Name!;
+                fields.Add((i, name, value => (string)value));
+            }
+            else if (type.Assembly == typeof(StorableText).Assembly && type.IsClass && isService?.IsService(type) != true)
+            {
+                // A request body of ours (a DTO): its string properties, by their JSON names.
+                fields.AddRange(json.GetTypeInfo(type).Properties
+                    .Where(p => p.PropertyType == typeof(string) && p.Get is not null)
+                    .Select(p => (i, p.Name, (Func<object, string?>)(value => (string?)p.Get!(value)))));
+            }
+        }
+        return fields;
     }
 }

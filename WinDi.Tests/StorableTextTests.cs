@@ -1,8 +1,10 @@
+using System.Text;
+
 namespace WinDi.Tests;
 
 /// <summary>
 /// DESIGN §5: text PostgreSQL cannot store (a NUL) or that is not valid UTF-16 (a lone surrogate) is refused where it
-/// comes in, so it never reaches the database, where it would fail a whole batch.
+/// comes in, on the WebSocket and on REST, so it never reaches the database, where it would fail a whole batch.
 /// </summary>
 public sealed class StorableTextTests(SharedApp shared) : IClassFixture<SharedApp>
 {
@@ -83,5 +85,31 @@ public sealed class StorableTextTests(SharedApp shared) : IClassFixture<SharedAp
         await bobWs.ExpectNothingPendingAsync(TimeSpan.Zero);
         Assert.Equal(0L, await app.Postgres.ScalarAsync<long>("SELECT count(*) FROM messages WHERE sender_id = $1", mallory.Id));
         Assert.Equal((long)sends, await app.Postgres.ScalarAsync<long>("SELECT count(*) FROM messages WHERE sender_id = $1", ann.Id));
+    }
+
+    [Theory]
+    [InlineData("POST", "/register", """{"name":"Ann\u0000","email":"{email}","password":"secret1"}""", "name")]
+    [InlineData("POST", "/register", """{"name":"Ann\ud800","email":"{email}","password":"secret1"}""", "name")]
+    [InlineData("POST", "/register", """{"name":"Ann","email":"\udfff{email}","password":"secret1"}""", "email")]
+    [InlineData("POST", "/register", """{"name":"Ann","email":"{email}","password":"secret\u00001"}""", "password")]
+    [InlineData("POST", "/chats", """{"is_group":true,"name":"Team\u0000"}""", "name")]
+    [InlineData("POST", "/chats", """{"is_group":true,"name":"\ud800Team"}""", "name")]
+    [InlineData("POST", "/token", "username=ann%00%40example.com&password=secret1", "body")]
+    [InlineData("POST", "/token", "username=nobody%40example.com&password=secret%001", "body")]
+    [InlineData("GET", "/users?search=An%00", null, "search")]
+    public async Task RestTextThatCannotBeStoredIsABadRequestNamingTheField(string method, string path, string? body, string field)
+    {
+        var ann = await app.RegisterAsync();
+        using var request = new HttpRequestMessage(new HttpMethod(method), path);
+        if (body is not null)
+        {
+            var mediaType = path == "/token" ? "application/x-www-form-urlencoded" : "application/json";
+            request.Content = new StringContent(body.Replace("{email}", $"new.{Guid.NewGuid():N}@example.com"), Encoding.UTF8, mediaType);
+        }
+
+        using var response = await ann.Http.SendAsync(request);
+
+        var problem = await response.AssertProblemAsync(HttpStatusCode.BadRequest);
+        Assert.True(problem.TryGetProperty("errors", out var errors) && errors.TryGetProperty(field, out _), problem.ToString());
     }
 }
