@@ -1,3 +1,4 @@
+using System.Text.Json;
 using Microsoft.AspNetCore.Diagnostics;
 using Npgsql;
 
@@ -19,6 +20,10 @@ public static class ErrorHandling
             {
                 problem.Status = badRequest.StatusCode;
                 problem.Detail = badRequest.Message;
+                if (UnreadableBody(badRequest) is { } errors)
+                {
+                    problem.Extensions["errors"] = errors;
+                }
             }
             problem.Detail ??= problem.Status switch
             {
@@ -38,6 +43,18 @@ public static class ErrorHandling
         services.AddExceptionHandler<DatabaseOutageHandler>();
         return services;
     }
+
+    /// <summary>
+    /// A body that could not be bound is a validation error, so it carries <c>errors</c> too: keyed by the JSON field
+    /// when the reader knows it (a wrong type, malformed JSON, escapes that spell a lone surrogate, <c>"\ud800"</c>), else
+    /// <c>body</c> (a form with a NUL, which the form reader refuses).
+    /// </summary>
+    private static Dictionary<string, string[]>? UnreadableBody(BadHttpRequestException badRequest) => badRequest.InnerException switch
+    {
+        JsonException json => new() { [json.Path is null or "$" ? "body" : json.Path.StartsWith("$.", StringComparison.Ordinal) ? json.Path[2..] : json.Path] = [json.InnerException?.Message ?? json.Message] },
+        InvalidDataException form => new() { ["body"] = [form.Message] },
+        _ => null,
+    };
 
     /// <summary>
     /// A failure Npgsql calls transient (server unreachable or shutting down, a timeout, no free connection), still

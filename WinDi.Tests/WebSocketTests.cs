@@ -117,6 +117,15 @@ public sealed class WebSocketTests(SharedApp shared) : IClassFixture<SharedApp>
     [InlineData("{\"command\": \"READ_MESSAGE\", \"payload\": {\"id\": \"x\"}}", "validation_failed")]
     [InlineData("{\"command\": \"SYNC\", \"payload\": {\"after_id\": -1}}", "validation_failed")]
     [InlineData("{\"command\": \"SYNC\", \"payload\": {\"after_id\": 0, \"limit\": 0}}", "validation_failed")]
+    [InlineData("", "invalid_json")]
+    [InlineData("{\"command\": \"\\ud800PING\"}", "validation_failed")]
+    [InlineData("{\"command\": \"PING\", \"\\udfff\": 1}", "validation_failed")]
+    [InlineData("{\"command\": \"SEND_MESSAGE\", \"payload\": {\"chat_id\": 1, \"text\": \"\\ud800\", \"client_message_id\": \"c\"}}", "validation_failed")]
+    [InlineData("{\"command\": \"SEND_MESSAGE\", \"payload\": {\"chat_id\": 1, \"text\": \"hi\", \"client_message_id\": \"\\ud800\"}}", "validation_failed")]
+    [InlineData("{\"command\": \"SEND_MESSAGE\", \"payload\": {\"chat_id\": 1, \"text\": \"a\\u0000b\", \"client_message_id\": \"c\"}}", "validation_failed")]
+    [InlineData("{\"command\": \"SEND_MESSAGE\", \"payload\": {\"chat_id\": 1, \"text\": \"hi\", \"client_message_id\": \"c\\u0000\"}}", "validation_failed")]
+    [InlineData("{\"command\": \"READ_MESSAGE\", \"payload\": {\"id\": 1, \"note\": [\"\\ud800\"]}}", "validation_failed")]
+    [InlineData("{\"command\": \"SYNC\", \"payload\": {\"after_id\": 0, \"cursor\": \"\\u0000\"}}", "validation_failed")]
     public async Task ABadFrameGetsAnErrorAndTheConnectionStaysUsable(string frame, string code)
     {
         var ann = await app.RegisterAsync();

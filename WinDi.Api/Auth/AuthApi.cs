@@ -21,7 +21,7 @@ public static class AuthApi
 
     public static IEndpointRouteBuilder MapAuth(this IEndpointRouteBuilder routes)
     {
-        var auth = routes.MapGroup("").WithTags("Auth").AllowAnonymous()
+        var auth = routes.MapGroup("").WithTags("Auth").AllowAnonymous().RejectUnstorableText()
             .ProducesProblem(StatusCodes.Status503ServiceUnavailable);
         auth.MapPost("/register", Register).WithSummary("Create an account")
             .ProducesProblem(StatusCodes.Status409Conflict);

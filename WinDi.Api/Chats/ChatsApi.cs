@@ -17,7 +17,7 @@ public static class ChatsApi
 
     public static RouteGroupBuilder MapChats(this IEndpointRouteBuilder routes)
     {
-        var chats = routes.MapGroup("/chats").WithTags("Chats").RequireAuthorization()
+        var chats = routes.MapGroup("/chats").WithTags("Chats").RequireAuthorization().RejectUnstorableText()
             .ProducesProblem(StatusCodes.Status401Unauthorized)
             .ProducesProblem(StatusCodes.Status503ServiceUnavailable);
         chats.MapGet("/", List).WithSummary("The caller's chats, most recent activity first");

@@ -64,20 +64,40 @@ public sealed partial class MessageWriter : IAsyncDisposable
             {
                 batch.Add(pending);
             }
-            try
-            {
-                await WriteBatchAsync(batch);
-            }
-            catch (Exception e)
-            {
-                // Fail these sends (their clients get ERROR internal and may retry safely), keep the writer alive.
-                Log.BatchFailed(logger, e, batch.Count);
-                foreach (var pending in batch)
-                {
-                    pending.Result.TrySetException(e);
-                }
-            }
+            await WriteAsync(batch);
             batch.Clear();
+        }
+    }
+
+    /// <summary>
+    /// Writes a batch. One the database refuses for a reason of its own (a <see cref="PostgresException"/> that is not
+    /// transient: a constraint, an encoding rule) is written again as two halves, one after the other, down to the sends
+    /// it refuses, so that only those fail and one client's bad send never fails another's. Nothing of a refused batch
+    /// was stored (its statements run in one implicit transaction, and results are handed out only after it commits),
+    /// so every send is still stored once; the halves keep the batch's order and the loop takes no new send until they
+    /// are done, so ids keep the order of the sends. A refusal that is not about any one send costs 2n-1 attempts.
+    /// </summary>
+    private async Task WriteAsync(List<PendingSend> batch)
+    {
+        try
+        {
+            await WriteBatchAsync(batch);
+        }
+        catch (PostgresException e) when (!e.IsTransient && batch.Count > 1)
+        {
+            Log.BatchRefused(logger, batch.Count, e.SqlState);
+            var half = batch.Count / 2;
+            await WriteAsync(batch[..half]);
+            await WriteAsync(batch[half..]);
+        }
+        catch (Exception e)
+        {
+            // Fail these sends (their clients get ERROR internal and may retry safely), keep the writer alive.
+            Log.BatchFailed(logger, e, batch.Count);
+            foreach (var pending in batch)
+            {
+                pending.Result.TrySetException(e);
+            }
         }
     }
 
@@ -218,5 +238,8 @@ public sealed partial class MessageWriter : IAsyncDisposable
     {
         [LoggerMessage(Level = LogLevel.Error, Message = "Storing a batch of {Count} message(s) failed")]
         public static partial void BatchFailed(ILogger logger, Exception exception, int count);
+
+        [LoggerMessage(Level = LogLevel.Warning, Message = "The database refused a batch of {Count} message(s) ({SqlState}); writing it again in halves to find the send(s) it refuses")]
+        public static partial void BatchRefused(ILogger logger, int count, string sqlState);
     }
 }

@@ -133,12 +133,13 @@ public sealed partial class ClientConnection : IAsyncDisposable
         while (socket.State == WebSocketState.Open)
         {
             // Wait for the next frame with a zero-byte read, as SignalR does: an idle connection holds no buffer.
-            if ((await socket.ReceiveAsync(Memory<byte>.Empty, ct)).MessageType != WebSocketMessageType.Close)
+            var next = await socket.ReceiveAsync(Memory<byte>.Empty, ct);
+            if (next.MessageType != WebSocketMessageType.Close)
             {
                 var buffer = ArrayPool<byte>.Shared.Rent(maxFrameBytes + 1);
                 try
                 {
-                    if (!await ReceiveFrameAsync(socket, buffer, handleFrame, ct))
+                    if (!await ReceiveFrameAsync(socket, buffer, next, handleFrame, ct))
                     {
                         return;
                     }
@@ -156,17 +157,20 @@ public sealed partial class ClientConnection : IAsyncDisposable
         }
     }
 
-    /// <summary>Reads and handles one frame; false when the connection is closing.</summary>
-    private async Task<bool> ReceiveFrameAsync(WebSocket socket, byte[] buffer, Func<ClientConnection, ReadOnlyMemory<byte>, CancellationToken, Task> handleFrame, CancellationToken ct)
+    /// <summary>
+    /// Reads and handles one frame; false when the connection is closing. <paramref name="waited"/> is the zero-byte
+    /// read that waited for it: when that one ended the message, the frame is empty, and it is handled (answered) too.
+    /// </summary>
+    private async Task<bool> ReceiveFrameAsync(WebSocket socket, byte[] buffer, ValueWebSocketReceiveResult waited,
+        Func<ClientConnection, ReadOnlyMemory<byte>, CancellationToken, Task> handleFrame, CancellationToken ct)
     {
         var length = 0;
-        ValueWebSocketReceiveResult result;
-        do
+        var result = waited;
+        while (!result.EndOfMessage && length <= maxFrameBytes && result.MessageType != WebSocketMessageType.Close)
         {
             result = await socket.ReceiveAsync(buffer.AsMemory(length, maxFrameBytes + 1 - length), ct);
             length += result.Count;
         }
-        while (!result.EndOfMessage && length <= maxFrameBytes && result.MessageType != WebSocketMessageType.Close);
 
         if (result.MessageType == WebSocketMessageType.Close)
         {

@@ -12,7 +12,10 @@ public sealed partial class CommandHandler(
     public const int DefaultSyncLimit = 500;
     public const int MaxSyncLimit = 1000;
 
-    /// <summary>Handles one frame. The frame's buffer is not reused until this returns, so the parsed document reads from it directly.</summary>
+    /// <summary>
+    /// Handles one frame; a bad one gets exactly one ERROR and the connection stays usable. The frame's buffer is not
+    /// reused until this returns, so the parsed document reads from it directly.
+    /// </summary>
     public async Task HandleAsync(ClientConnection connection, ReadOnlyMemory<byte> frame, CancellationToken ct)
     {
         JsonDocument document;
@@ -22,7 +25,8 @@ public sealed partial class CommandHandler(
         }
         catch (JsonException)
         {
-            await ReplyError(connection, Protocol.Codes.InvalidJson, "The frame is not valid JSON.", ct);
+            await ReplyError(connection, Protocol.Codes.InvalidJson,
+                frame.IsEmpty ? "The frame is empty; a frame is one JSON object with a \"command\"." : "The frame is not valid JSON.", ct);
             return;
         }
 
@@ -34,10 +38,20 @@ public sealed partial class CommandHandler(
                 await ReplyError(connection, Protocol.Codes.InvalidJson, "A frame must be one JSON object with a \"command\".", ct);
                 return;
             }
-            var command = root.TryGetProperty("command", out var c) && c.ValueKind == JsonValueKind.String ? c.GetString() : null;
-            var payload = new Payload(root.TryGetProperty("payload", out var p) ? p : default);
+            // Everything that reads the frame is inside the handling below, so no frame can end the connection.
+            string? command = null, clientMessageId = null;
+            long? id = null;
             try
             {
+                var payload = new Payload(Payload.TryGetProperty(root, "payload", out var p) ? p : default);
+                (clientMessageId, id) = (payload.OptionalString("client_message_id"), payload.OptionalInt64("id"));
+                // Every string of the frame, before any is used: text the database cannot store fails this frame alone.
+                if (StorableText.FindUnstorable(root) is { } path)
+                {
+                    await ReplyError(connection, Protocol.Codes.ValidationFailed, $"{path} {StorableText.Rule}.", ct, clientMessageId, id);
+                    return;
+                }
+                command = root.TryGetProperty("command", out var c) && c.ValueKind == JsonValueKind.String ? c.GetString() : null;
                 switch (command)
                 {
                     case Protocol.SendMessage: await SendMessage(connection, payload, ct); break;
@@ -56,8 +70,7 @@ public sealed partial class CommandHandler(
             catch (Exception e) when (e is not OperationCanceledException || !ct.IsCancellationRequested)
             {
                 Log.CommandFailed(logger, e, command, connection.Id);
-                await ReplyError(connection, Protocol.Codes.Internal, "The server could not handle this frame; it is safe to retry.", ct,
-                    payload.OptionalString("client_message_id"), payload.OptionalInt64("id"));
+                await ReplyError(connection, Protocol.Codes.Internal, "The server could not handle this frame; it is safe to retry.", ct, clientMessageId, id);
             }
         }
     }
@@ -185,21 +198,34 @@ public sealed partial class CommandHandler(
         string? clientMessageId = null, long? id = null) =>
         connection.ReplyAsync(Frames.Encode(new ErrorFrame(code, detail, clientMessageId, id)), ct);
 
-    /// <summary>Lenient access to a frame's payload: a missing or mistyped field reads as null.</summary>
+    /// <summary>Lenient access to a frame's payload: a missing or mistyped field reads as null, and so does text that cannot be stored.</summary>
     private readonly struct Payload(JsonElement element)
     {
-        public bool Has(string name) => element.ValueKind == JsonValueKind.Object && element.TryGetProperty(name, out _);
+        public bool Has(string name) => TryGetProperty(element, name, out _);
 
         public string? OptionalString(string name) =>
-            element.ValueKind == JsonValueKind.Object && element.TryGetProperty(name, out var value) && value.ValueKind == JsonValueKind.String
-                ? value.GetString()
+            TryGetProperty(element, name, out var value) && value.ValueKind == JsonValueKind.String && StorableText.TryGetString(value, out var text)
+                ? text
                 : null;
 
         public long? OptionalInt64(string name) =>
-            element.ValueKind == JsonValueKind.Object && element.TryGetProperty(name, out var value)
-            && value.ValueKind == JsonValueKind.Number && value.TryGetInt64(out var number)
+            TryGetProperty(element, name, out var value) && value.ValueKind == JsonValueKind.Number && value.TryGetInt64(out var number)
                 ? number
                 : null;
+
+        /// <summary>A lookup that cannot throw: comparing with a property name whose escapes spell a lone surrogate does.</summary>
+        public static bool TryGetProperty(JsonElement element, string name, out JsonElement value)
+        {
+            value = default;
+            try
+            {
+                return element.ValueKind == JsonValueKind.Object && element.TryGetProperty(name, out value);
+            }
+            catch (InvalidOperationException)
+            {
+                return false;
+            }
+        }
     }
 
     private static partial class Log

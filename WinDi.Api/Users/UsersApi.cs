@@ -13,7 +13,7 @@ public static class UsersApi
 
     public static RouteGroupBuilder MapUsers(this IEndpointRouteBuilder routes)
     {
-        var users = routes.MapGroup("/users").WithTags("Users").RequireAuthorization()
+        var users = routes.MapGroup("/users").WithTags("Users").RequireAuthorization().RejectUnstorableText()
             .ProducesProblem(StatusCodes.Status401Unauthorized)
             .ProducesProblem(StatusCodes.Status503ServiceUnavailable);
         users.MapGet("/me", GetMe).WithSummary("The caller's profile");
