@@ -88,7 +88,7 @@ public sealed class DashboardTests(DashboardAppHost apphost, Chromium chromium) 
             await dashboard.Page.GotoAsync("/traces");
             await Expect(TraceRow(dashboard, sendTrace)).ToContainTextAsync("api: message send");
 
-            await AssertNoSecretOnTracesAndLogsAsync(dashboard, [(loginTrace, 0), (socketTrace, SocketLogEntries), (sendTrace, 0)],
+            await AssertNoSecretOnTracesAndLogsAsync(dashboard, [(loginTrace, 0), (sendTrace, 0), (socketTrace, SocketLogEntries)],
                 Secrets(token, text, ("the JWT signing key", apphost.JwtSecret)));
             await dashboard.DismissNotificationsAsync();
             await AttachScreenshotAsync(dashboard, "dashboard-structured-logs");
@@ -123,7 +123,7 @@ public sealed class DashboardTests(DashboardAppHost apphost, Chromium chromium) 
             await SendAsync(api, $"/ws/{token}", socketTrace, text);
 
             var sendTrace = await FindSendTraceAsync(dashboard, socketTrace);
-            await AssertNoSecretOnTracesAndLogsAsync(dashboard, [(socketTrace, SocketLogEntries), (sendTrace, 0)],
+            await AssertNoSecretOnTracesAndLogsAsync(dashboard, [(sendTrace, 0), (socketTrace, SocketLogEntries)],
                 Secrets(token, text, ("the JWT signing key", apphost.JwtSecret)));
         }
         catch
@@ -284,7 +284,8 @@ public sealed class DashboardTests(DashboardAppHost apphost, Chromium chromium) 
     /// <summary>
     /// Looks for the secrets in the text and markup of the Traces page, of each span of the given traces with its
     /// details open, of the Structured logs page, and of each log entry of those traces with its details open
-    /// (attributes and scopes included). Each trace comes with the number of log entries it has at least.
+    /// (attributes and scopes included). Each trace comes with the number of log entries it has at least; the page
+    /// is left on the last trace's last entry.
     /// </summary>
     private static async Task AssertNoSecretOnTracesAndLogsAsync(
         DashboardPage dashboard, IReadOnlyList<(ActivityTraceId Trace, int LogEntries)> traces, List<(string What, string Value)> secrets)
