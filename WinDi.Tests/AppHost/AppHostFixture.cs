@@ -50,14 +50,7 @@ public sealed class AppHostFixture : IAsyncLifetime
         }
         postgresData = parent.FullName;
 
-        builder = await DistributedApplicationTestingBuilder.CreateAsync<Projects.WinDi_AppHost>(
-            [
-                $"{WinDi.AppHost.Infrastructure.SettingKey}=local",
-                $"{WinDi.AppHost.LocalPostgresExtensions.DataSetting}={Path.Combine(postgresData, "data")}",
-                $"Parameters:jwt-secret={Convert.ToHexString(RandomNumberGenerator.GetBytes(32))}",
-            ],
-            timeout.Token);
-        WithoutOtlpExporter(builder);
+        builder = await CreateBuilderAsync("local", [$"{WinDi.AppHost.LocalPostgresExtensions.DataSetting}={Path.Combine(postgresData, "data")}"], timeout.Token);
 
         app = await builder.BuildAsync(timeout.Token);
         await app.StartAsync(timeout.Token);
@@ -76,11 +69,25 @@ public sealed class AppHostFixture : IAsyncLifetime
         Api = await app.ResourceNotifications.WaitForResourceHealthyAsync("api", WaitBehavior.StopOnResourceUnavailable, timeout.Token);
     }
 
+    /// <summary>The AppHost for a test: the given infrastructure mode and settings, a random JWT secret, no OTLP exporter.</summary>
+    public static async Task<IDistributedApplicationTestingBuilder> CreateBuilderAsync(string infrastructure, IEnumerable<string> settings, CancellationToken ct)
+    {
+        var builder = await DistributedApplicationTestingBuilder.CreateAsync<Projects.WinDi_AppHost>(
+            [
+                $"{WinDi.AppHost.Infrastructure.SettingKey}={infrastructure}",
+                $"Parameters:jwt-secret={Convert.ToHexString(RandomNumberGenerator.GetBytes(32))}",
+                .. settings,
+            ],
+            ct);
+        WithoutOtlpExporter(builder);
+        return builder;
+    }
+
     /// <summary>
     /// The testing builder turns the dashboard off, and without it every service would export to
     /// localhost:4317, where nothing listens, and wait on that exporter when it stops.
     /// </summary>
-    public static void WithoutOtlpExporter(IDistributedApplicationTestingBuilder builder)
+    private static void WithoutOtlpExporter(IDistributedApplicationTestingBuilder builder)
     {
         foreach (var project in builder.Resources.OfType<ProjectResource>())
         {

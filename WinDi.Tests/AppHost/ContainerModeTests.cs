@@ -1,4 +1,3 @@
-using System.Security.Cryptography;
 using Aspire.Hosting;
 using Aspire.Hosting.ApplicationModel;
 using Aspire.Hosting.Testing;
@@ -22,12 +21,9 @@ public sealed class ContainerModeTests
 
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(TestContext.Current.CancellationToken);
         timeout.CancelAfter(TimeSpan.FromMinutes(8)); // the first run pulls the images
-        await using var builder = await DistributedApplicationTestingBuilder.CreateAsync<Projects.WinDi_AppHost>(
-            [$"{AppHostInfrastructure.SettingKey}=containers", $"Parameters:jwt-secret={Convert.ToHexString(RandomNumberGenerator.GetBytes(32))}"],
-            timeout.Token);
+        await using var builder = await AppHostFixture.CreateBuilderAsync("containers", [], timeout.Token);
         Assert.IsType<ContainerResource>(builder.Resources.Single(r => r.Name == "postgres"), exactMatch: false);
         Assert.IsType<ContainerResource>(builder.Resources.Single(r => r.Name == "redis"), exactMatch: false);
-        AppHostFixture.WithoutOtlpExporter(builder);
         // A fresh database: a developer's data volume is neither read nor changed.
         var postgres = builder.Resources.Single(r => r.Name == "postgres");
         foreach (var mount in postgres.Annotations.OfType<ContainerMountAnnotation>().ToList())

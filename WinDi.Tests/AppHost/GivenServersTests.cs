@@ -1,8 +1,6 @@
-using System.Security.Cryptography;
 using Aspire.Hosting;
 using Aspire.Hosting.ApplicationModel;
 using Aspire.Hosting.Testing;
-using AppHostInfrastructure = WinDi.AppHost.Infrastructure;
 
 namespace WinDi.Tests.AppHost;
 
@@ -20,15 +18,8 @@ public sealed class GivenServersTests(PostgresServer postgres, RedisServer redis
         timeout.CancelAfter(TimeSpan.FromMinutes(4));
         // A database of its own on the test server; the worker migrates and seeds it.
         var database = await postgres.CreateDatabaseAsync("windi_given");
-        await using var builder = await DistributedApplicationTestingBuilder.CreateAsync<Projects.WinDi_AppHost>(
-            [
-                $"{AppHostInfrastructure.SettingKey}=local",
-                $"ConnectionStrings:windi={database}",
-                $"ConnectionStrings:redis={redis.ConnectionString}",
-                $"Parameters:jwt-secret={Convert.ToHexString(RandomNumberGenerator.GetBytes(32))}",
-            ],
-            timeout.Token);
-        AppHostFixture.WithoutOtlpExporter(builder);
+        await using var builder = await AppHostFixture.CreateBuilderAsync(
+            "local", [$"ConnectionStrings:windi={database}", $"ConnectionStrings:redis={redis.ConnectionString}"], timeout.Token);
 
         Assert.IsType<ParameterResource>(builder.Resources.Single(r => r.Name == "windi"), exactMatch: false);
         Assert.IsType<ParameterResource>(builder.Resources.Single(r => r.Name == "redis"), exactMatch: false);
