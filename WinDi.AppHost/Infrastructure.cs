@@ -1,7 +1,5 @@
 using System.Diagnostics;
 using Microsoft.Extensions.Configuration;
-using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.Diagnostics.HealthChecks;
 
 namespace WinDi.AppHost;
 
@@ -72,14 +70,8 @@ public sealed class Infrastructure
 
     /// <summary>A server named by a connection string, with a health check so that WaitFor means "it answers".</summary>
     private static IResourceBuilder<IResourceWithConnectionString> AddGiven(
-        IDistributedApplicationBuilder builder, string name, Func<string, CancellationToken, Task> probe)
-    {
-        var given = builder.AddConnectionString(name);
-        var check = $"{name}-answers";
-        builder.Services.AddHealthChecks().Add(new HealthCheckRegistration(
-            check, _ => new ServerAnswers(given.Resource, probe), failureStatus: null, tags: null, timeout: TimeSpan.FromSeconds(5)));
-        return given.WithHealthCheck(check);
-    }
+        IDistributedApplicationBuilder builder, string name, Func<string, CancellationToken, Task> probe) =>
+        ServerAnswers.For(builder.AddConnectionString(name), probe);
 
     /// <summary>True when <c>docker info</c> (or the runtime in ASPIRE_CONTAINER_RUNTIME) reaches a daemon within 10 s.</summary>
     public static bool ContainerRuntimeIsHealthy(string? runtime)

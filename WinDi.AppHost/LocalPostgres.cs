@@ -60,11 +60,7 @@ public static class LocalPostgresExtensions
             .WithIconName("DatabaseMultiple")
             .ExcludeFromManifest();
 
-        var check = $"{name}-answers";
-        builder.Services.AddHealthChecks().Add(new(check,
-            _ => new ServerAnswers(server.Resource, (connectionString, ct) => ServerAnswers.Postgres(connectionString + ";Database=postgres", ct)),
-            failureStatus: null, tags: null, timeout: TimeSpan.FromSeconds(5)));
-        server.WithHealthCheck(check);
+        ServerAnswers.For(server, (connectionString, ct) => ServerAnswers.Postgres(connectionString + ";Database=postgres", ct));
 
         if (builder.ExecutionContext.IsRunMode && !File.Exists(Path.Combine(data, "PG_VERSION")))
         {
@@ -100,10 +96,7 @@ public static class LocalPostgresExtensions
             .WithIconName("Database")
             .ExcludeFromManifest();
 
-        var check = $"{name}-answers";
-        builder.Services.AddHealthChecks().Add(new(check,
-            _ => new ServerAnswers(database.Resource, OpenAsync), failureStatus: null, tags: null, timeout: TimeSpan.FromSeconds(5)));
-        database.WithHealthCheck(check);
+        ServerAnswers.For(database, ServerAnswers.PostgresDatabase);
 
         // DCP only follows the processes it runs: this resource's state is the AppHost's to publish.
         builder.Eventing.Subscribe<ResourceReadyEvent>(server.Resource, async (ready, ct) =>
@@ -118,12 +111,6 @@ public static class LocalPostgresExtensions
             });
         });
         return database;
-    }
-
-    private static async Task OpenAsync(string connectionString, CancellationToken ct)
-    {
-        await using var connection = new NpgsqlConnection(new NpgsqlConnectionStringBuilder(connectionString) { Pooling = false }.ConnectionString);
-        await connection.OpenAsync(ct);
     }
 
     private static async Task CreateDatabaseAsync(string serverConnectionString, string database, CancellationToken ct)

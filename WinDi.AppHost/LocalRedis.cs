@@ -1,5 +1,3 @@
-using Microsoft.Extensions.DependencyInjection;
-
 namespace WinDi.AppHost;
 
 /// <summary>
@@ -41,9 +39,6 @@ public static class LocalRedisExtensions
             .WithIconName("Memory")
             .ExcludeFromManifest();
 
-        var check = $"{name}-answers";
-        builder.Services.AddHealthChecks().Add(new(check, _ => new ServerAnswers(redis.Resource, ServerAnswers.Redis),
-            failureStatus: null, tags: null, timeout: TimeSpan.FromSeconds(5)));
-        return redis.WithHealthCheck(check);
+        return ServerAnswers.For(redis, ServerAnswers.Redis);
     }
 }

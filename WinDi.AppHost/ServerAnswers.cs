@@ -1,3 +1,4 @@
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Npgsql;
 using StackExchange.Redis;
@@ -10,6 +11,16 @@ namespace WinDi.AppHost;
 /// </summary>
 public sealed class ServerAnswers(IResourceWithConnectionString resource, Func<string, CancellationToken, Task> probe) : IHealthCheck
 {
+    /// <summary>Registers the check "NAME-answers" for <paramref name="resource"/>, so that WaitFor means "it answers".</summary>
+    public static IResourceBuilder<T> For<T>(IResourceBuilder<T> resource, Func<string, CancellationToken, Task> probe)
+        where T : IResourceWithConnectionString
+    {
+        var check = $"{resource.Resource.Name}-answers";
+        resource.ApplicationBuilder.Services.AddHealthChecks().Add(new HealthCheckRegistration(
+            check, _ => new ServerAnswers(resource.Resource, probe), failureStatus: null, tags: null, timeout: TimeSpan.FromSeconds(5)));
+        return resource.WithHealthCheck(check);
+    }
+
     public async Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default)
     {
         var connectionString = await resource.GetConnectionStringAsync(cancellationToken);
@@ -28,12 +39,19 @@ public sealed class ServerAnswers(IResourceWithConnectionString resource, Func<s
         }
     }
 
+    /// <summary>The database opens.</summary>
+    public static async Task PostgresDatabase(string connectionString, CancellationToken cancellationToken)
+    {
+        await using var connection = new NpgsqlConnection(new NpgsqlConnectionStringBuilder(connectionString) { Pooling = false }.ConnectionString);
+        await connection.OpenAsync(cancellationToken);
+    }
+
+    /// <summary>The server answers, even if the database does not exist yet.</summary>
     public static async Task Postgres(string connectionString, CancellationToken cancellationToken)
     {
         try
         {
-            await using var connection = new NpgsqlConnection(new NpgsqlConnectionStringBuilder(connectionString) { Pooling = false }.ConnectionString);
-            await connection.OpenAsync(cancellationToken);
+            await PostgresDatabase(connectionString, cancellationToken);
         }
         catch (PostgresException e) when (e.SqlState == PostgresErrorCodes.InvalidCatalogName)
         {
