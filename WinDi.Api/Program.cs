@@ -25,7 +25,13 @@ builder.AddWinDiDatabase();
 // JSON in snake_case; every error a problem document.
 builder.Services.ConfigureHttpJsonOptions(options => options.SerializerOptions.PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower);
 builder.Services.AddWinDiProblemDetails();
-builder.WebHost.ConfigureKestrel(kestrel => kestrel.Limits.MaxRequestBodySize = 64 * 1024);
+// Kestrel's limits, overridable under Kestrel:Limits (e.g. RequestHeadersTimeout, which also drops an upgrade
+// request that never finishes).
+builder.WebHost.ConfigureKestrel((context, kestrel) =>
+{
+    kestrel.Limits.MaxRequestBodySize = 64 * 1024;
+    context.Configuration.GetSection("Kestrel:Limits").Bind(kestrel.Limits);
+});
 
 // Limits, JWT authentication, the WebSocket gateway (relayed over Redis when ConnectionStrings__redis is set).
 builder.Services.AddOptions<LimitsOptions>().BindConfiguration(LimitsOptions.Section).ValidateDataAnnotations().ValidateOnStart();

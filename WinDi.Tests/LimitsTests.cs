@@ -1,7 +1,6 @@
 using System.Net.Sockets;
 using System.Net.WebSockets;
 using Microsoft.Extensions.DependencyInjection;
-using Microsoft.AspNetCore.Server.Kestrel.Transport.Sockets;
 using WinDi.Api.Realtime;
 
 namespace WinDi.Tests;
@@ -62,15 +61,8 @@ public sealed class LimitsTests(PostgresServer postgres)
     [Fact]
     public async Task ASlowReaderDoesNotDelayOthersAndIsDisconnectedWhenItsQueueOverflows()
     {
-        // A fixed, small socket send buffer (accepted sockets inherit it from the listener) stands in for a
-        // slow network, so that a reader who stops reading backs up after dozens of frames, not thousands.
-        await using var app = new WinDiApp(postgres, new Dictionary<string, string?> { ["Limits:ConnectionQueueCapacity"] = "8" },
-            services => services.Configure<SocketTransportOptions>(transport => transport.CreateBoundListenSocket = endpoint =>
-            {
-                var listener = SocketTransportOptions.CreateDefaultBoundListenSocket(endpoint);
-                listener.SendBufferSize = 8 * 1024;
-                return listener;
-            }));
+        await using var app = new WinDiApp(postgres, new Dictionary<string, string?> { ["Limits:ConnectionQueueBytes"] = "32768" },
+            NeverReadingClient.SmallServerSendBuffer);
         var ann = await app.RegisterAsync();
         var bob = await app.RegisterAsync();
         var slow = await app.RegisterAsync();
@@ -98,39 +90,5 @@ public sealed class LimitsTests(PostgresServer postgres)
 
         await delivered.WaitAsync(TimeSpan.FromSeconds(30));
         Assert.False(registry.HasConnections(slow.Id), "the slow reader's queue overflowed and it was disconnected");
-    }
-
-    /// <summary>A WebSocket client with a tiny receive buffer that never reads: the server's sends to it back up.</summary>
-    private sealed class NeverReadingClient : IAsyncDisposable
-    {
-        private readonly ClientWebSocket socket;
-        private readonly HttpMessageInvoker invoker;
-
-        private NeverReadingClient(ClientWebSocket socket, HttpMessageInvoker invoker) => (this.socket, this.invoker) = (socket, invoker);
-
-        public static async Task<NeverReadingClient> ConnectAsync(WinDiApp app, string token)
-        {
-            var handler = new SocketsHttpHandler
-            {
-                ConnectCallback = async (context, ct) =>
-                {
-                    var tcp = new Socket(SocketType.Stream, ProtocolType.Tcp) { ReceiveBufferSize = 4096 };
-                    await tcp.ConnectAsync(context.DnsEndPoint, ct);
-                    return new NetworkStream(tcp, ownsSocket: true);
-                },
-            };
-            var invoker = new HttpMessageInvoker(handler);
-            var socket = new ClientWebSocket();
-            await socket.ConnectAsync(app.WebSocketUri($"/ws/{token}"), invoker, CancellationToken.None);
-            return new NeverReadingClient(socket, invoker);
-        }
-
-        public ValueTask DisposeAsync()
-        {
-            socket.Abort();
-            socket.Dispose();
-            invoker.Dispose();
-            return ValueTask.CompletedTask;
-        }
     }
 }

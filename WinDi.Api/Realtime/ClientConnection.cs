@@ -1,23 +1,25 @@
 using System.Buffers;
 using System.Net.WebSockets;
 using System.Threading.Channels;
-using System.Threading.RateLimiting;
 
 namespace WinDi.Api.Realtime;
 
 /// <summary>
 /// One WebSocket: a receive loop that handles the client's frames in order, and a send loop that drains
-/// a bounded queue. Live events are queued without waiting; a connection whose queue is full is aborted
-/// (it catches up with SYNC when it reconnects), so one slow reader never delays anyone else.
+/// a queue bounded in bytes. Live events and answers are queued without waiting; a connection whose
+/// pending output would pass the bound is aborted (it catches up with SYNC when it reconnects), so one
+/// slow or dead reader never delays anyone else, and no command makes the server hold more for it.
 /// </summary>
 public sealed partial class ClientConnection : IAsyncDisposable
 {
     // Set when the upgrade completes (RunAsync). The connection is registered before that, so that no event
     // committed while the handshake finishes is missed; until then its events wait in the queue.
     private WebSocket? socket;
-    private readonly Channel<Outbound> outbound;
-    private readonly TokenBucketRateLimiter sendLimiter;
+    private readonly Channel<Outbound> outbound = Channel.CreateUnbounded<Outbound>(new UnboundedChannelOptions { SingleReader = true });
+    private readonly CommandBudget commands;
     private readonly int maxFrameBytes;
+    private readonly long maxPendingBytes;
+    private long pendingBytes;
     private readonly ILogger logger;
     private const int Open = 0, Overflowed = 1, Closed = 2;
     private static readonly TimeSpan CloseHandshakeTimeout = TimeSpan.FromSeconds(5);
@@ -32,55 +34,60 @@ public sealed partial class ClientConnection : IAsyncDisposable
         this.logger = logger;
         UserId = userId;
         maxFrameBytes = limits.MaxFrameBytes;
-        outbound = Channel.CreateBounded<Outbound>(new BoundedChannelOptions(limits.ConnectionQueueCapacity)
-        {
-            SingleReader = true,
-            FullMode = BoundedChannelFullMode.Wait,
-        });
-        sendLimiter = new TokenBucketRateLimiter(new TokenBucketRateLimiterOptions
-        {
-            TokenLimit = limits.SendBurst,
-            TokensPerPeriod = limits.SendPerSecond,
-            ReplenishmentPeriod = TimeSpan.FromSeconds(1),
-            QueueLimit = 0,
-            AutoReplenishment = true,
-        });
+        maxPendingBytes = limits.ConnectionQueueBytes;
+        commands = new CommandBudget(limits.SendPerSecond, limits.SendBurst);
     }
 
     public Guid Id { get; } = Guid.NewGuid();
     public long UserId { get; }
 
     /// <summary>
-    /// Queues a live event and never throws: it runs on the sender's path. A full queue aborts this
-    /// connection; a connection that is already closing just drops the frame.
+    /// Queues a live event and never throws: it runs on the sender's path. Output past the byte bound aborts
+    /// this connection; a connection that is already closing just drops the frame.
     /// </summary>
     public void Enqueue(ReadOnlyMemory<byte> frame)
     {
-        if (outbound.Writer.TryWrite(new Outbound(frame)))
+        if (TryQueue(new Outbound(frame)))
         {
             Telemetry.FramesDelivered.Add(1);
-            return;
         }
+    }
+
+    /// <summary>Queues an answer to this client's own frame, under the same byte bound as live events.</summary>
+    public void Reply(ReadOnlyMemory<byte> frame) => TryQueue(new Outbound(frame));
+
+    /// <summary>Queues several answers as one entry (a SYNC page), so that they go out together and in order.</summary>
+    public void Reply(IReadOnlyList<ReadOnlyMemory<byte>> frames) => TryQueue(new Outbound(default, frames));
+
+    /// <summary>Takes one unit of this connection's command budget; false when the client must slow down.</summary>
+    public bool TryTakeCommandPermit() => commands.TryTake();
+
+    private bool TryQueue(Outbound item)
+    {
+        if (Interlocked.Add(ref pendingBytes, item.Bytes) > maxPendingBytes)
+        {
+            Overflow();
+            return false;
+        }
+        if (outbound.Writer.TryWrite(item))
+        {
+            return true;
+        }
+        Interlocked.Add(ref pendingBytes, -item.Bytes); // closing: the frame is dropped
+        return false;
+    }
+
+    /// <summary>The client is not reading what it is sent: the connection ends at once, its queue with it.</summary>
+    private void Overflow()
+    {
         if (Interlocked.CompareExchange(ref state, Overflowed, Open) == Open)
         {
-            Log.QueueOverflow(logger, Id, UserId);
+            Log.QueueOverflow(logger, Id, UserId, maxPendingBytes);
             Telemetry.ConnectionsOverflowed.Add(1);
             outbound.Writer.TryComplete();
             Volatile.Read(ref socket)?.Abort();
             closing.Cancel();
         }
-    }
-
-    /// <summary>Queues an answer to this client's own frame, waiting for room: the client is waiting for it.</summary>
-    public ValueTask ReplyAsync(ReadOnlyMemory<byte> frame, CancellationToken ct) => WriteAsync(new Outbound(frame), ct);
-
-    /// <summary>Queues several answers as one queue entry (SYNC), so a large catch-up cannot overflow the queue.</summary>
-    public ValueTask ReplyAsync(IReadOnlyList<ReadOnlyMemory<byte>> frames, CancellationToken ct) => WriteAsync(new Outbound(default, frames), ct);
-
-    public bool TryAcquireSendPermit()
-    {
-        using var lease = sendLimiter.AttemptAcquire();
-        return lease.IsAcquired;
     }
 
     /// <summary>Runs on the accepted socket until the client closes, the connection fails, or <paramref name="ct"/> fires (token expiry, shutdown).</summary>
@@ -227,6 +234,7 @@ public sealed partial class ClientConnection : IAsyncDisposable
                 {
                     await socket.SendAsync(item.Frame, WebSocketMessageType.Text, endOfMessage: true, closing.Token);
                 }
+                Interlocked.Add(ref pendingBytes, -item.Bytes);
             }
         }
         catch (Exception e) when (e is OperationCanceledException or WebSocketException or ObjectDisposedException)
@@ -236,35 +244,29 @@ public sealed partial class ClientConnection : IAsyncDisposable
         }
     }
 
-    private async ValueTask WriteAsync(Outbound item, CancellationToken ct)
-    {
-        try
-        {
-            await outbound.Writer.WriteAsync(item, ct);
-        }
-        catch (ChannelClosedException)
-        {
-            // Closed or overflowed: nothing more is sent on this connection.
-        }
-    }
-
     public async ValueTask DisposeAsync()
     {
         Interlocked.CompareExchange(ref state, Closed, Open);
         outbound.Writer.TryComplete();
         await closing.CancelAsync();
-        await sendLimiter.DisposeAsync();
     }
 
     private readonly record struct Outbound(
         ReadOnlyMemory<byte> Frame,
         IReadOnlyList<ReadOnlyMemory<byte>>? Frames = null,
-        (WebSocketCloseStatus Status, string Description)? Close = null);
+        (WebSocketCloseStatus Status, string Description)? Close = null)
+    {
+        // What an entry costs beyond its bytes (the entry, the queue's slot, the frame's array header), so that
+        // a flood of tiny frames (PONGs) is bounded too.
+        private const int EntryOverhead = 64;
+
+        public long Bytes { get; } = EntryOverhead + Frame.Length + (Frames?.Sum(f => (long)f.Length + EntryOverhead) ?? 0);
+    }
 
     private static partial class Log
     {
-        [LoggerMessage(Level = LogLevel.Warning, Message = "Connection {ConnectionId} of user {UserId} closed: its outgoing queue is full (slow or dead client)")]
-        public static partial void QueueOverflow(ILogger logger, Guid connectionId, long userId);
+        [LoggerMessage(Level = LogLevel.Warning, Message = "Connection {ConnectionId} of user {UserId} closed: more than {QueueBytes} bytes waited for it (slow or dead client)")]
+        public static partial void QueueOverflow(ILogger logger, Guid connectionId, long userId, long queueBytes);
 
         [LoggerMessage(Level = LogLevel.Information, Message = "Connection {ConnectionId} failed: {ErrorCode}")]
         public static partial void ConnectionFailed(ILogger logger, Guid connectionId, WebSocketError errorCode);

@@ -25,8 +25,8 @@ public sealed partial class CommandHandler(
         }
         catch (JsonException)
         {
-            await ReplyError(connection, Protocol.Codes.InvalidJson,
-                frame.IsEmpty ? "The frame is empty; a frame is one JSON object with a \"command\"." : "The frame is not valid JSON.", ct);
+            ReplyError(connection, Protocol.Codes.InvalidJson,
+                frame.IsEmpty ? "The frame is empty; a frame is one JSON object with a \"command\"." : "The frame is not valid JSON.");
             return;
         }
 
@@ -35,7 +35,7 @@ public sealed partial class CommandHandler(
             var root = document.RootElement;
             if (root.ValueKind != JsonValueKind.Object)
             {
-                await ReplyError(connection, Protocol.Codes.InvalidJson, "A frame must be one JSON object with a \"command\".", ct);
+                ReplyError(connection, Protocol.Codes.InvalidJson, "A frame must be one JSON object with a \"command\".");
                 return;
             }
             // Everything that reads the frame is inside the handling below, so no frame can end the connection.
@@ -48,7 +48,7 @@ public sealed partial class CommandHandler(
                 // Every string of the frame, before any is used: text the database cannot store fails this frame alone.
                 if (StorableText.FindUnstorable(root) is { } path)
                 {
-                    await ReplyError(connection, Protocol.Codes.ValidationFailed, $"{path} {StorableText.Rule}.", ct, clientMessageId, id);
+                    ReplyError(connection, Protocol.Codes.ValidationFailed, $"{path} {StorableText.Rule}.", clientMessageId, id);
                     return;
                 }
                 command = root.TryGetProperty("command", out var c) && c.ValueKind == JsonValueKind.String ? c.GetString() : null;
@@ -57,20 +57,20 @@ public sealed partial class CommandHandler(
                     case Protocol.SendMessage: await SendMessage(connection, payload, ct); break;
                     case Protocol.ReadMessage: await ReadMessage(connection, payload, ct); break;
                     case Protocol.Sync: await Sync(connection, payload, ct); break;
-                    case Protocol.Ping: await connection.ReplyAsync(Frames.Pong, ct); break;
+                    case Protocol.Ping: connection.Reply(Frames.Pong); break;
                     case null:
-                        await ReplyError(connection, Protocol.Codes.UnknownCommand, "The frame has no \"command\".", ct);
+                        ReplyError(connection, Protocol.Codes.UnknownCommand, "The frame has no \"command\".");
                         break;
                     default:
-                        await ReplyError(connection, Protocol.Codes.UnknownCommand,
-                            $"Unknown command. Commands: {Protocol.SendMessage}, {Protocol.ReadMessage}, {Protocol.Sync}, {Protocol.Ping}.", ct);
+                        ReplyError(connection, Protocol.Codes.UnknownCommand,
+                            $"Unknown command. Commands: {Protocol.SendMessage}, {Protocol.ReadMessage}, {Protocol.Sync}, {Protocol.Ping}.");
                         break;
                 }
             }
             catch (Exception e) when (e is not OperationCanceledException || !ct.IsCancellationRequested)
             {
                 Log.CommandFailed(logger, e, command, connection.Id);
-                await ReplyError(connection, Protocol.Codes.Internal, "The server could not handle this frame; it is safe to retry.", ct, clientMessageId, id);
+                ReplyError(connection, Protocol.Codes.Internal, "The server could not handle this frame; it is safe to retry.", clientMessageId, id);
             }
         }
     }
@@ -87,12 +87,12 @@ public sealed partial class CommandHandler(
             null;
         if (problem is not null)
         {
-            await ReplyError(connection, Protocol.Codes.ValidationFailed, problem, ct, clientMessageId);
+            ReplyError(connection, Protocol.Codes.ValidationFailed, problem, clientMessageId);
             return;
         }
-        if (!connection.TryAcquireSendPermit())
+        if (!connection.TryTakeCommandPermit())
         {
-            await ReplyError(connection, Protocol.Codes.RateLimited, "Too many messages; slow down and send again.", ct, clientMessageId);
+            ReplyError(connection, Protocol.Codes.RateLimited, "Too many messages; slow down and send again.", clientMessageId);
             return;
         }
 
@@ -106,13 +106,13 @@ public sealed partial class CommandHandler(
                 break; // the writer has published it to every member's connections, this one's included
             case SendStatus.Duplicate:
                 // Only the sending connection hears of a repeat; everyone else already has the original.
-                await connection.ReplyAsync(Frames.Encode(NewMessageFrame.From(result.Message!)), ct);
+                connection.Reply(Frames.Encode(NewMessageFrame.From(result.Message!)));
                 break;
             case SendStatus.ChatNotFound:
-                await ReplyError(connection, Protocol.Codes.ChatNotFound, "No such chat.", ct, clientMessageId);
+                ReplyError(connection, Protocol.Codes.ChatNotFound, "No such chat.", clientMessageId);
                 break;
             case SendStatus.NotAMember:
-                await ReplyError(connection, Protocol.Codes.NotAMember, "You are not a member of this chat.", ct, clientMessageId);
+                ReplyError(connection, Protocol.Codes.NotAMember, "You are not a member of this chat.", clientMessageId);
                 break;
             default:
                 throw new UnreachableException();
@@ -123,7 +123,12 @@ public sealed partial class CommandHandler(
     {
         if (payload.OptionalInt64("id") is not { } id || id < 1)
         {
-            await ReplyError(connection, Protocol.Codes.ValidationFailed, "payload.id must be a message id.", ct);
+            ReplyError(connection, Protocol.Codes.ValidationFailed, "payload.id must be a message id.");
+            return;
+        }
+        if (!connection.TryTakeCommandPermit())
+        {
+            ReplyError(connection, Protocol.Codes.RateLimited, "Too many commands; slow down and send again.", id: id);
             return;
         }
         using var activity = StartFrameActivity("message read");
@@ -139,13 +144,13 @@ public sealed partial class CommandHandler(
             case ReadStatus.Read:
                 break; // the marker was there already: nothing changed, so nobody is told
             case ReadStatus.MessageNotFound:
-                await ReplyError(connection, Protocol.Codes.MessageNotFound, "No such message.", ct, id: id);
+                ReplyError(connection, Protocol.Codes.MessageNotFound, "No such message.", id: id);
                 break;
             case ReadStatus.NotAMember:
-                await ReplyError(connection, Protocol.Codes.NotAMember, "You are not a member of this message's chat.", ct, id: id);
+                ReplyError(connection, Protocol.Codes.NotAMember, "You are not a member of this message's chat.", id: id);
                 break;
             case ReadStatus.OwnMessage:
-                await ReplyError(connection, Protocol.Codes.ValidationFailed, "Read receipts are for other people's messages, not your own.", ct, id: id);
+                ReplyError(connection, Protocol.Codes.ValidationFailed, "Read receipts are for other people's messages, not your own.", id: id);
                 break;
             default:
                 throw new UnreachableException();
@@ -158,8 +163,13 @@ public sealed partial class CommandHandler(
         var limit = payload.Has("limit") ? payload.OptionalInt64("limit") : DefaultSyncLimit;
         if (afterId is null or < 0 || limit is null or < 1 or > MaxSyncLimit)
         {
-            await ReplyError(connection, Protocol.Codes.ValidationFailed,
-                $"payload.after_id must be 0 or more and payload.limit between 1 and {MaxSyncLimit}.", ct);
+            ReplyError(connection, Protocol.Codes.ValidationFailed,
+                $"payload.after_id must be 0 or more and payload.limit between 1 and {MaxSyncLimit}.");
+            return;
+        }
+        if (!connection.TryTakeCommandPermit())
+        {
+            ReplyError(connection, Protocol.Codes.RateLimited, "Too many commands; slow down and SYNC again.");
             return;
         }
 
@@ -169,7 +179,7 @@ public sealed partial class CommandHandler(
         var frames = new List<ReadOnlyMemory<byte>>(page.Count + 1);
         frames.AddRange(page.Select(m => Frames.Encode(NewMessageFrame.From(m))));
         frames.Add(Frames.Encode(new SyncDoneFrame(page.Count > 0 ? page[^1].Id : afterId.Value, hasMore)));
-        await connection.ReplyAsync(frames, ct);
+        connection.Reply(frames);
     }
 
     /// <summary>
@@ -194,9 +204,9 @@ public sealed partial class CommandHandler(
             links: connection is null ? null : [new ActivityLink(connection.Context)]);
     }
 
-    private static ValueTask ReplyError(ClientConnection connection, string code, string detail, CancellationToken ct,
+    private static void ReplyError(ClientConnection connection, string code, string detail,
         string? clientMessageId = null, long? id = null) =>
-        connection.ReplyAsync(Frames.Encode(new ErrorFrame(code, detail, clientMessageId, id)), ct);
+        connection.Reply(Frames.Encode(new ErrorFrame(code, detail, clientMessageId, id)));
 
     /// <summary>Lenient access to a frame's payload: a missing or mistyped field reads as null, and so does text that cannot be stored.</summary>
     private readonly struct Payload(JsonElement element)

@@ -8,11 +8,34 @@ public sealed class ConnectionRegistry
 {
     private readonly ConcurrentDictionary<long, ImmutableArray<ClientConnection>> byUser = new();
 
-    public void Add(ClientConnection connection)
+    /// <summary>Adds the connection unless its user already holds <paramref name="limit"/> of them on this node.</summary>
+    public bool TryAdd(ClientConnection connection, int limit)
     {
-        byUser.AddOrUpdate(connection.UserId, static (_, c) => [c], static (_, existing, c) => existing.Add(c), connection);
+        while (true)
+        {
+            if (!byUser.TryGetValue(connection.UserId, out var existing))
+            {
+                if (byUser.TryAdd(connection.UserId, [connection]))
+                {
+                    break;
+                }
+                continue;
+            }
+            if (existing.Length >= limit)
+            {
+                return false;
+            }
+            if (byUser.TryUpdate(connection.UserId, existing.Add(connection), existing))
+            {
+                break;
+            }
+        }
         Telemetry.OpenConnections.Add(1);
+        return true;
     }
+
+    /// <summary>Every connection open on this node now.</summary>
+    public IEnumerable<ClientConnection> All => byUser.Values.SelectMany(connections => connections);
 
     public void Remove(ClientConnection connection)
     {

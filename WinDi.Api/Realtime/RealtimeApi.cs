@@ -19,6 +19,16 @@ public static partial class RealtimeApi
     public static IHostApplicationBuilder AddRealtime(this IHostApplicationBuilder builder)
     {
         builder.Services.AddSingleton<ConnectionRegistry>();
+        builder.Services.AddSingleton<ConnectionSlots>();
+        builder.Services.AddHostedService(services => services.GetRequiredService<ConnectionSlots>());
+        // A connection that stops answering pings (half-open: the client's machine or network is gone) is
+        // aborted, within KeepAliveInterval + KeepAliveTimeout. An upgrade request whose headers never finish
+        // is dropped by Kestrel's RequestHeadersTimeout (Kestrel:Limits:RequestHeadersTimeout, 30 s).
+        builder.Services.Configure<WebSocketOptions>(options =>
+        {
+            options.KeepAliveInterval = TimeSpan.FromSeconds(20);
+            options.KeepAliveTimeout = TimeSpan.FromSeconds(20);
+        });
         builder.Services.AddSingleton<MessageStore>();
         builder.Services.AddSingleton<MessageWriter>();
         builder.Services.AddSingleton<CommandHandler>();
@@ -51,7 +61,7 @@ public static partial class RealtimeApi
     }
 
     private static async Task<IResult> Connect(
-        HttpContext http, CurrentUser me, ConnectionRegistry registry, CommandHandler handler,
+        HttpContext http, CurrentUser me, ConnectionSlots slots, CommandHandler handler,
         IOptions<LimitsOptions> limits, TimeProvider clock, IHostApplicationLifetime lifetime, ILogger<ClientConnection> logger)
     {
         if (!http.WebSockets.IsWebSocketRequest)
@@ -62,10 +72,14 @@ public static partial class RealtimeApi
         // Registered before the upgrade completes: once the client sees the handshake succeed, it gets every
         // event committed after that (events of the last moments wait in the connection's queue).
         await using var connection = new ClientConnection(me.Id, limits.Value, logger);
-        registry.Add(connection);
+        if (!await slots.TryOpenAsync(connection))
+        {
+            return TypedResults.Problem($"You have {limits.Value.ConnectionsPerUser} connections open already; close one first.",
+                statusCode: StatusCodes.Status429TooManyRequests);
+        }
         try
         {
-            using var socket = await http.WebSockets.AcceptWebSocketAsync(new WebSocketAcceptContext { KeepAliveInterval = TimeSpan.FromSeconds(30) });
+            using var socket = await http.WebSockets.AcceptWebSocketAsync();
             using var expiry = CloseWhenTokenExpires(http, connection, clock);
             using var stop = CancellationTokenSource.CreateLinkedTokenSource(http.RequestAborted, lifetime.ApplicationStopping);
             Log.Connected(logger, connection.Id, me.Id);
@@ -73,7 +87,7 @@ public static partial class RealtimeApi
         }
         finally
         {
-            registry.Remove(connection);
+            slots.Close(connection);
             Log.Disconnected(logger, connection.Id, me.Id);
         }
         return Results.Empty;

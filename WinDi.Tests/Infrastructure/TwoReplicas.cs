@@ -14,9 +14,10 @@ public sealed class TwoReplicas(PostgresServer postgres, RedisServer redis) : IA
         (A, B) = await StartAsync(postgres, redis.ConnectionString);
     }
 
-    public static async Task<(WinDiApp A, WinDiApp B)> StartAsync(PostgresServer postgres, string redisConnectionString)
+    public static async Task<(WinDiApp A, WinDiApp B)> StartAsync(
+        PostgresServer postgres, string redisConnectionString, IReadOnlyDictionary<string, string?>? extraSettings = null)
     {
-        var settings = new Dictionary<string, string?> { ["ConnectionStrings:redis"] = redisConnectionString };
+        var settings = new Dictionary<string, string?>(extraSettings ?? new Dictionary<string, string?>()) { ["ConnectionStrings:redis"] = redisConnectionString };
         var a = new WinDiApp(postgres, settings);
         var b = new WinDiApp(postgres, settings);
         await WhenSubscribedAsync(a);
