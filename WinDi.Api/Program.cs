@@ -37,6 +37,7 @@ builder.WebHost.ConfigureKestrel((context, kestrel) =>
 builder.Services.AddOptions<LimitsOptions>().BindConfiguration(LimitsOptions.Section).ValidateDataAnnotations().ValidateOnStart();
 builder.Services.AddSingleton(TimeProvider.System);
 builder.Services.AddWinDiAuth();
+builder.Services.AddMessages();
 builder.AddRealtime();
 
 // API docs: /openapi/v1.json, /scalar, /docs.

@@ -7,7 +7,7 @@ namespace WinDi.Api;
 /// <summary>
 /// The one rule for text from clients (DESIGN §5): valid UTF-16 (no lone surrogate) and no NUL, which PostgreSQL's
 /// text cannot hold. A NUL in one parameter fails the whole statement, and with it every send of a group-commit
-/// batch, so such text is refused where it comes in: every string of a frame (CommandHandler) and every string a
+/// batch, so such text is refused where it comes in: every string of a frame (FrameDispatcher) and every string a
 /// REST endpoint binds (<see cref="RejectUnstorableText{TBuilder}"/>).
 /// </summary>
 public static class StorableText

@@ -31,7 +31,7 @@ public static class SeedData
             db.ChangeTracker.Clear();
             await using var transaction = await db.Database.BeginTransactionAsync(ct);
             // Same lock as live sends: seeded ids must not interleave with messages being sent.
-            await db.Database.ExecuteSqlAsync($"SELECT pg_advisory_xact_lock({MessageWriter.MessageOrderLock})", ct);
+            await db.Database.ExecuteSqlAsync($"SELECT pg_advisory_xact_lock({VisibleOrder.LockKey})", ct);
             var added = await ApplyInTransactionAsync(db, ct);
             await transaction.CommitAsync(ct);
             return added;

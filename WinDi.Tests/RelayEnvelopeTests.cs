@@ -19,7 +19,7 @@ public sealed class RelayEnvelopeTests
         var altered = (byte[])envelope.Clone();
         altered[^(RelayEnvelope.TagBytes + 2)] ^= 1; // one bit of the frame
 
-        Assert.Equal(1, RelayEnvelope.Decode(Key, envelope).Event.UserIds.Single());
+        Assert.Equal(1, RelayEnvelope.Decode(Key, envelope).Event.Recipients.Single());
         Assert.Contains("authentication", Assert.Throws<FormatException>(() => RelayEnvelope.Decode(Key, forged)).Message, StringComparison.Ordinal);
         Assert.Contains("authentication", Assert.Throws<FormatException>(() => RelayEnvelope.Decode(Key, altered)).Message, StringComparison.Ordinal);
     }
@@ -56,7 +56,7 @@ public sealed class RelayEnvelopeTests
         Assert.Equal(trace.SpanId, context.SpanId);
         Assert.Equal(flags, context.TraceFlags);
         Assert.True(context.IsRemote);
-        Assert.Equal([7, long.MaxValue, -1], decoded.UserIds);
+        Assert.Equal([7, long.MaxValue, -1], decoded.Recipients);
         Assert.Equal(Frame, decoded.Frame.ToArray());
     }
 
@@ -67,7 +67,7 @@ public sealed class RelayEnvelopeTests
 
         Assert.True(trace.IsEmpty);
         Assert.Equal(default, trace.ToActivityContext());
-        Assert.Equal([3], decoded.UserIds);
+        Assert.Equal([3], decoded.Recipients);
         Assert.Equal(Frame, decoded.Frame.ToArray());
     }
 
@@ -76,7 +76,7 @@ public sealed class RelayEnvelopeTests
     {
         var (_, _, decoded) = RelayEnvelope.Decode(Key, RelayEnvelope.Encode(Key, Guid.NewGuid(), default, new RealtimeEvent([], ReadOnlyMemory<byte>.Empty)));
 
-        Assert.Empty(decoded.UserIds);
+        Assert.Empty(decoded.Recipients);
         Assert.True(decoded.Frame.IsEmpty);
     }
 

@@ -469,7 +469,7 @@ public sealed class WebSocketTests(SharedApp shared) : IClassFixture<SharedApp>
         {
             await using var scope = app.Services.CreateAsyncScope();
             var db = scope.ServiceProvider.GetRequiredService<WinDiDb>();
-            var (page, _) = await MessageStore.SyncAsync(db, ann.Id, lastId, 500, CancellationToken.None);
+            var (page, _) = await MessageSync.PageAsync(db, ann.Id, lastId, 500, CancellationToken.None);
             synced.AddRange(page.Select(m => m.Id));
             lastId = page.Count > 0 ? page[^1].Id : lastId;
         }

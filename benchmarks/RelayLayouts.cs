@@ -94,7 +94,7 @@ async Task RunAsync(string layout, int replicas, int group)
             {
                 var (_, _, e) = RelayEnvelope.Decode(key, (byte[])message.Message!);
                 var local = 0;
-                foreach (var user in e.UserIds)
+                foreach (var user in e.Recipients)
                 {
                     if (user % replicas == replica) local++;
                 }

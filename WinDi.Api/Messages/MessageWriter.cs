@@ -12,17 +12,15 @@ public enum SendStatus { Created, Duplicate, ChatNotFound, NotAMember }
 public sealed record SendResult(SendStatus Status, MessageDto? Message = null, long[]? Recipients = null);
 
 /// <summary>
-/// Stores messages, with group commit. Message ids must become visible in id order (so SYNC's id &gt; after_id
-/// never skips a message that commits late), which takes a PostgreSQL advisory lock from id assignment to
-/// commit; every commit then waits for its own WAL flush in turn. So one writer per node sends every send
-/// that arrives while its previous batch is in the database as the next batch: one lock, one statement,
-/// one commit for all of them. A lone send goes at once, in one round trip. The queue needs no bound:
-/// each connection handles its frames one at a time, so it holds at most one send per connection.
+/// Stores messages, with group commit. Ids must become visible in id order (<see cref="VisibleOrder"/>), so each
+/// transaction holds a lock from id assignment to commit, and every commit waits for its own WAL flush in turn.
+/// So one writer per node sends every send that arrives while its previous batch is in the database as the next
+/// batch: one lock, one statement, one commit for all of them. A lone send goes at once, in one round trip. The
+/// queue needs no bound: each connection handles its frames one at a time, so it holds at most one send per
+/// connection.
 /// </summary>
 public sealed partial class MessageWriter : IAsyncDisposable
 {
-    /// <summary>The advisory lock that orders message ids; the seeding also takes it.</summary>
-    public const long MessageOrderLock = 0x57_69_6E_44_69; // "WinDi"
     public const int MaxBatch = 256;
 
     private readonly NpgsqlDataSource dataSource;
@@ -139,7 +137,7 @@ public sealed partial class MessageWriter : IAsyncDisposable
         // A key repeated inside one batch is written once; the repeats get that result as duplicates.
         var unique = batch.DistinctBy(p => (p.SenderId, p.ClientMessageId)).ToList();
         await using var command = dataSource.CreateBatch();
-        command.BatchCommands.Add(new NpgsqlBatchCommand("SELECT pg_advisory_xact_lock($1)") { Parameters = { new() { Value = MessageOrderLock } } });
+        command.BatchCommands.Add(VisibleOrder.TakeLock());
         command.BatchCommands.Add(new NpgsqlBatchCommand(InsertSql)
         {
             Parameters =

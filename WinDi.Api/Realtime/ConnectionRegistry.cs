@@ -60,7 +60,7 @@ public sealed class ConnectionRegistry
     public int Deliver(RealtimeEvent realtimeEvent)
     {
         var offered = 0;
-        foreach (var userId in realtimeEvent.UserIds)
+        foreach (var userId in realtimeEvent.Recipients)
         {
             if (byUser.TryGetValue(userId, out var connections))
             {

@@ -4,7 +4,7 @@ using WinDi.Api.Messages;
 
 namespace WinDi.Api.Realtime;
 
-/// <summary>Command names and ERROR codes of the WebSocket protocol (DESIGN §5).</summary>
+/// <summary>Frame names and ERROR codes of the WebSocket protocol (DESIGN §5); the commands are in Commands/.</summary>
 public static class Protocol
 {
     public const string SendMessage = "SEND_MESSAGE";

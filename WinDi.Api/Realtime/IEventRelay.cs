@@ -4,7 +4,7 @@ namespace WinDi.Api.Realtime;
 
 /// <summary>A frame for every connection of the given users, wherever they are connected.</summary>
 /// <remarks>An array, not a list interface: every delivery walks it, and an array is walked without allocating.</remarks>
-public sealed record RealtimeEvent(long[] UserIds, ReadOnlyMemory<byte> Frame);
+public sealed record RealtimeEvent(long[] Recipients, ReadOnlyMemory<byte> Frame);
 
 /// <summary>
 /// Carries events, after their data has committed, to every API node that may hold a connection of the
@@ -22,7 +22,7 @@ public sealed class InProcessRelay(ConnectionRegistry connections) : IEventRelay
     public ValueTask PublishAsync(RealtimeEvent realtimeEvent, ActivityContext parent, CancellationToken ct)
     {
         using var activity = Telemetry.Source.StartActivity("relay publish", ActivityKind.Internal, parent);
-        activity?.SetTag("windi.recipients", realtimeEvent.UserIds.Length);
+        activity?.SetTag("windi.recipients", realtimeEvent.Recipients.Length);
         var offered = connections.Deliver(realtimeEvent);
         activity?.SetTag("windi.connections", offered);
         return ValueTask.CompletedTask;

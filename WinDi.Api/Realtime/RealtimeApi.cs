@@ -2,7 +2,7 @@ using System.Net.WebSockets;
 using Microsoft.Extensions.Options;
 using Microsoft.IdentityModel.JsonWebTokens;
 using WinDi.Api.Auth;
-using WinDi.Api.Messages;
+using WinDi.Api.Realtime.Commands;
 
 namespace WinDi.Api.Realtime;
 
@@ -29,9 +29,8 @@ public static partial class RealtimeApi
             options.KeepAliveInterval = TimeSpan.FromSeconds(20);
             options.KeepAliveTimeout = TimeSpan.FromSeconds(20);
         });
-        builder.Services.AddSingleton<MessageStore>();
-        builder.Services.AddSingleton<MessageWriter>();
-        builder.Services.AddSingleton<CommandHandler>();
+        builder.Services.AddSingleton<FrameDispatcher>();
+        builder.Services.AddCommands();
         if (builder.AddRedis())
         {
             builder.Services.AddOptions<RelayOptions>().BindConfiguration(RelayOptions.Section);
@@ -61,7 +60,7 @@ public static partial class RealtimeApi
     }
 
     private static async Task<IResult> Connect(
-        HttpContext http, CurrentUser me, ConnectionSlots slots, CommandHandler handler,
+        HttpContext http, CurrentUser me, ConnectionSlots slots, FrameDispatcher frames,
         IOptions<LimitsOptions> limits, TimeProvider clock, IHostApplicationLifetime lifetime, ILogger<ClientConnection> logger)
     {
         if (!http.WebSockets.IsWebSocketRequest)
@@ -83,7 +82,7 @@ public static partial class RealtimeApi
             using var expiry = CloseWhenTokenExpires(http, connection, clock);
             using var stop = CancellationTokenSource.CreateLinkedTokenSource(http.RequestAborted, lifetime.ApplicationStopping);
             Log.Connected(logger, connection.Id, me.Id);
-            await connection.RunAsync(socket, handler.HandleAsync, stop.Token);
+            await connection.RunAsync(socket, frames.HandleAsync, stop.Token);
         }
         finally
         {

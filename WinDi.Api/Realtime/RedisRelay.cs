@@ -35,7 +35,7 @@ public sealed partial class RedisRelay(IConnectionMultiplexer redis, ConnectionR
         using var activity = Telemetry.Source.StartActivity("relay publish", ActivityKind.Producer, parent);
         if (activity is not null)
         {
-            activity.SetTag("windi.recipients", realtimeEvent.UserIds.Length);
+            activity.SetTag("windi.recipients", realtimeEvent.Recipients.Length);
             activity.SetTag("messaging.system", "redis");
             activity.SetTag("messaging.destination.name", ChannelName);
         }
@@ -127,7 +127,7 @@ public sealed partial class RedisRelay(IConnectionMultiplexer redis, ConnectionR
         var activity = Telemetry.Source.StartActivity("relay deliver", ActivityKind.Consumer, trace.ToActivityContext());
         if (activity is not null)
         {
-            activity.SetTag("windi.recipients", realtimeEvent.UserIds.Length);
+            activity.SetTag("windi.recipients", realtimeEvent.Recipients.Length);
             activity.SetTag("messaging.system", "redis");
             activity.SetTag("messaging.destination.name", ChannelName);
         }

@@ -35,7 +35,7 @@ public static class RelayEnvelope
     /// <param name="trace">The publishing span's context; default when nothing traced the publish.</param>
     public static byte[] Encode(RelayKey key, Guid node, in ActivityContext trace, RealtimeEvent realtimeEvent)
     {
-        var users = realtimeEvent.UserIds;
+        var users = realtimeEvent.Recipients;
         var buffer = new byte[HeaderBytes + (users.Length * sizeof(long)) + realtimeEvent.Frame.Length + TagBytes];
         node.TryWriteBytes(buffer);
         var span = buffer.AsSpan(NodeBytes);

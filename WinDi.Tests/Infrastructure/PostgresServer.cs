@@ -58,7 +58,7 @@ public sealed class PostgresServer : IAsyncLifetime
     }
 
     /// <summary>
-    /// Holds the lock that orders message ids (MessageWriter.MessageOrderLock) from another session until
+    /// Holds the lock that orders message ids (VisibleOrder.LockKey) from another session until
     /// disposed: every send then waits in the database, as on a slow or busy server.
     /// </summary>
     public async Task<IAsyncDisposable> HoldMessageOrderLockAsync()
@@ -66,9 +66,9 @@ public sealed class PostgresServer : IAsyncLifetime
         var connection = new NpgsqlConnection(ConnectionString);
         await connection.OpenAsync();
         var transaction = await connection.BeginTransactionAsync();
-        await using (var command = new NpgsqlCommand("SELECT pg_advisory_xact_lock($1)", connection, transaction))
+        await using (var command = new NpgsqlCommand(WinDi.Api.Messages.VisibleOrder.TakeLockSql, connection, transaction))
         {
-            command.Parameters.Add(new NpgsqlParameter { Value = WinDi.Api.Messages.MessageWriter.MessageOrderLock });
+            command.Parameters.Add(new NpgsqlParameter { Value = WinDi.Api.Messages.VisibleOrder.LockKey });
             await command.ExecuteNonQueryAsync();
         }
         return new HeldLock(connection, transaction);
