@@ -16,6 +16,10 @@ public sealed class LimitsOptions
     [Range(1, 1_000_000)]
     public int FailedLoginsPerMinute { get; set; } = 10;
 
+    /// <summary>/token and /register requests together per client address in a sliding minute.</summary>
+    [Range(1, 1_000_000)]
+    public int AuthRequestsPerMinutePerAddress { get; set; } = 120;
+
     /// <summary>Events waiting for one WebSocket connection; a connection whose queue overflows is closed.</summary>
     [Range(8, 1_000_000)]
     public int ConnectionQueueCapacity { get; set; } = 1024;

@@ -1,4 +1,3 @@
-using System.Globalization;
 using System.Net.Mail;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.AspNetCore.Identity;
@@ -22,13 +21,14 @@ public static class AuthApi
     public static IEndpointRouteBuilder MapAuth(this IEndpointRouteBuilder routes)
     {
         var auth = routes.MapGroup("").WithTags("Auth").AllowAnonymous().RejectUnstorableText()
+            .RequireRateLimiting(AuthRequestLimit.PolicyName)
+            .ProducesProblem(StatusCodes.Status429TooManyRequests)
             .ProducesProblem(StatusCodes.Status503ServiceUnavailable);
         auth.MapPost("/register", Register).WithSummary("Create an account")
             .ProducesProblem(StatusCodes.Status409Conflict);
         auth.MapPost("/token", IssueToken).WithSummary("Log in (OAuth2 password form: username = email)")
             .DisableAntiforgery()
-            .ProducesProblem(StatusCodes.Status401Unauthorized)
-            .ProducesProblem(StatusCodes.Status429TooManyRequests);
+            .ProducesProblem(StatusCodes.Status401Unauthorized);
         return routes;
     }
 
@@ -94,7 +94,7 @@ public static class AuthApi
         if (throttle.RetryAfter(account) is { } wait)
         {
             AuthLog.LoginThrottled(logger);
-            http.Response.Headers.RetryAfter = Math.Ceiling(wait.TotalSeconds).ToString(CultureInfo.InvariantCulture);
+            TooManyRequests.SetRetryAfter(http.Response, wait);
             return TypedResults.Problem("Too many failed logins for this account; try again later.", statusCode: StatusCodes.Status429TooManyRequests);
         }
 
