@@ -13,6 +13,7 @@ public sealed class LimitsOptions
     [Range(1, 1_000_000)]
     public int SendBurst { get; set; } = 40;
 
+    /// <summary>Failed /token attempts per account and client address in a one-minute window.</summary>
     [Range(1, 1_000_000)]
     public int FailedLoginsPerMinute { get; set; } = 10;
 
