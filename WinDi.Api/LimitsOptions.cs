@@ -14,8 +14,13 @@ public sealed class LimitsOptions
     [Range(1, 1_000_000)]
     public int SendBurst { get; set; } = 40;
 
+    /// <summary>Failed /token attempts per account and client address in a one-minute window.</summary>
     [Range(1, 1_000_000)]
     public int FailedLoginsPerMinute { get; set; } = 10;
+
+    /// <summary>/token and /register requests together per client address in a sliding minute.</summary>
+    [Range(1, 1_000_000)]
+    public int AuthRequestsPerMinutePerAddress { get; set; } = 120;
 
     /// <summary>Bytes of output waiting for one WebSocket connection; a connection that would pass it is closed.</summary>
     [Range(16 * 1024, 1L << 30)]

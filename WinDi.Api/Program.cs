@@ -54,6 +54,8 @@ app.UseWebSockets();
 app.UseWebClient();
 app.UseAuthentication();
 app.UseAuthorization();
+// Limits__AuthRequestsPerMinutePerAddress on /token and /register (AuthRequestLimit).
+app.UseRateLimiter();
 
 app.MapDefaultEndpoints();
 app.MapOpenApi();

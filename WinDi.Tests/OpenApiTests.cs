@@ -13,7 +13,7 @@ public sealed class OpenApiTests(SharedApp shared) : IClassFixture<SharedApp>
 
     private static readonly Dictionary<string, (int Status, string Schema)[]> Expected = new()
     {
-        ["POST /register"] = [(400, Invalid), (409, Problem), (503, Problem)],
+        ["POST /register"] = [(400, Invalid), (409, Problem), (429, Problem), (503, Problem)],
         ["POST /token"] = [(400, Invalid), (401, Problem), (429, Problem), (503, Problem)],
         ["GET /users/me"] = [(401, Problem), (503, Problem)],
         ["GET /users"] = [(400, Invalid), (401, Problem), (503, Problem)],

@@ -1,4 +1,3 @@
-using System.Globalization;
 using System.Net.Mail;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.AspNetCore.Identity;
@@ -22,13 +21,14 @@ public static class AuthApi
     public static IEndpointRouteBuilder MapAuth(this IEndpointRouteBuilder routes)
     {
         var auth = routes.MapGroup("").WithTags("Auth").AllowAnonymous().RejectUnstorableText()
+            .RequireRateLimiting(AuthRequestLimit.PolicyName)
+            .ProducesProblem(StatusCodes.Status429TooManyRequests)
             .ProducesProblem(StatusCodes.Status503ServiceUnavailable);
         auth.MapPost("/register", Register).WithSummary("Create an account")
             .ProducesProblem(StatusCodes.Status409Conflict);
         auth.MapPost("/token", IssueToken).WithSummary("Log in (OAuth2 password form: username = email)")
             .DisableAntiforgery()
-            .ProducesProblem(StatusCodes.Status401Unauthorized)
-            .ProducesProblem(StatusCodes.Status429TooManyRequests);
+            .ProducesProblem(StatusCodes.Status401Unauthorized);
         return routes;
     }
 
@@ -82,31 +82,47 @@ public static class AuthApi
         WinDiDb db, IPasswordHasher<User> hasher, TokenIssuer tokens, LoginThrottle throttle,
         HttpContext http, ILogger<AuthLog> logger, CancellationToken ct)
     {
-        if (string.IsNullOrWhiteSpace(username) || string.IsNullOrEmpty(password))
+        // Before anything is counted or hashed: no account has a longer email, and a counter is never keyed by a long string.
+        var usernameLength = username.AsSpan().Trim().Length;
+        if (username is null || usernameLength is 0 or > MaxEmailLength || string.IsNullOrEmpty(password))
         {
             var errors = new RequestErrors();
-            if (string.IsNullOrWhiteSpace(username)) errors.Add("username", "username (your email) is required.");
+            if (usernameLength == 0) errors.Add("username", "username (your email) is required.");
+            if (usernameLength > MaxEmailLength) errors.Add("username", $"username (your email) must be at most {MaxEmailLength} characters.");
             if (string.IsNullOrEmpty(password)) errors.Add("password", "password is required.");
             return errors.ToResult();
         }
 
         var account = User.Normalize(username);
-        if (throttle.RetryAfter(account) is { } wait)
+        // Counted as a failure before the password is checked, so parallel guesses cannot all pass; given back below when it is right.
+        var reservation = await throttle.TryReserveAsync(throttle.KeyOf(account, http));
+        if (reservation.RetryAfter is { } wait)
         {
             AuthLog.LoginThrottled(logger);
-            http.Response.Headers.RetryAfter = Math.Ceiling(wait.TotalSeconds).ToString(CultureInfo.InvariantCulture);
-            return TypedResults.Problem("Too many failed logins for this account; try again later.", statusCode: StatusCodes.Status429TooManyRequests);
+            TooManyRequests.SetRetryAfter(http.Response, wait);
+            return TypedResults.Problem("Too many failed logins for this account from your address; try again later.", statusCode: StatusCodes.Status429TooManyRequests);
         }
 
-        var user = await db.Users.AsNoTracking().SingleOrDefaultAsync(u => u.NormalizedEmail == account, ct);
-        // An unknown email costs the same hash work as a wrong password, so timing does not reveal accounts.
-        var verdict = hasher.VerifyHashedPassword(user ?? UnknownUser.Instance, user?.PasswordHash ?? UnknownUser.Hash, password);
+        User? user;
+        PasswordVerificationResult verdict;
+        try
+        {
+            user = await db.Users.AsNoTracking().SingleOrDefaultAsync(u => u.NormalizedEmail == account, ct);
+            // An unknown email costs the same hash work as a wrong password, so timing does not reveal accounts.
+            verdict = hasher.VerifyHashedPassword(user ?? UnknownUser.Instance, user?.PasswordHash ?? UnknownUser.Hash, password);
+        }
+        catch
+        {
+            // No password was checked (the database is down, the client went away): nothing to count.
+            await throttle.GiveBackAsync(reservation);
+            throw;
+        }
         if (user is null || verdict == PasswordVerificationResult.Failed)
         {
-            throttle.RecordFailure(account);
             AuthLog.LoginFailed(logger);
             return TypedResults.Problem("Incorrect email or password.", statusCode: StatusCodes.Status401Unauthorized);
         }
+        await throttle.GiveBackAsync(reservation);
         if (verdict == PasswordVerificationResult.SuccessRehashNeeded)
         {
             await db.Users.Where(u => u.Id == user.Id)
@@ -141,6 +157,6 @@ public sealed partial class AuthLog
     [LoggerMessage(Level = LogLevel.Information, Message = "Failed login")]
     public static partial void LoginFailed(ILogger logger);
 
-    [LoggerMessage(Level = LogLevel.Warning, Message = "Login refused: too many failed attempts for the account")]
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Login refused: too many failed attempts for the account from the client's address")]
     public static partial void LoginThrottled(ILogger logger);
 }

@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using System.Net.Http.Headers;
+using System.Net.Sockets;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Mvc.Testing;
 using Microsoft.Extensions.DependencyInjection;
@@ -44,6 +45,8 @@ public class WinDiApp : WebApplicationFactory<Program>
         builder.UseSetting("Jwt:Secret", JwtSecret);
         builder.UseSetting("Limits:SendPerSecond", "1000");
         builder.UseSetting("Limits:SendBurst", "1000");
+        // Every test client is 127.0.0.1, and suites register hundreds of people a minute; the tests of this limit set their own.
+        builder.UseSetting("Limits:AuthRequestsPerMinutePerAddress", "1000000");
         foreach (var (key, value) in settings)
         {
             builder.UseSetting(key, value);
@@ -72,6 +75,33 @@ public class WinDiApp : WebApplicationFactory<Program>
     private static readonly Lock HostCreation = new();
 
     public HttpClient Anonymous() => new() { BaseAddress = BaseAddress };
+
+    /// <summary>
+    /// An anonymous client whose connections come from <paramref name="from"/>, so that the API sees another client
+    /// address: on Linux every 127.x.y.z is loopback, and a socket bound to 127.0.0.2 reaches the API on 127.0.0.1.
+    /// </summary>
+    public HttpClient AnonymousFrom(IPAddress from)
+    {
+        var handler = new SocketsHttpHandler
+        {
+            ConnectCallback = async (context, ct) =>
+            {
+                var socket = new Socket(from.AddressFamily, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
+                try
+                {
+                    socket.Bind(new IPEndPoint(from, 0));
+                    await socket.ConnectAsync(new IPEndPoint(IPAddress.Loopback, context.DnsEndPoint.Port), ct);
+                    return new NetworkStream(socket, ownsSocket: true);
+                }
+                catch
+                {
+                    socket.Dispose();
+                    throw;
+                }
+            },
+        };
+        return new HttpClient(handler) { BaseAddress = BaseAddress };
+    }
 
     public HttpClient Authorized(string token)
     {
