@@ -1,3 +1,11 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using System.Text.RegularExpressions;
+using Microsoft.AspNetCore.Authorization;
+using Microsoft.AspNetCore.Routing;
+using Microsoft.Extensions.DependencyInjection;
+using WinDi.Api.Auth;
+
 namespace WinDi.Tests;
 
 public sealed class AuthTests(SharedApp shared) : IClassFixture<SharedApp>
@@ -169,6 +177,102 @@ public sealed class AuthTests(SharedApp shared) : IClassFixture<SharedApp>
 
         await response.AssertProblemAsync(HttpStatusCode.Unauthorized);
     }
+
+    [Fact]
+    public async Task ACorrectlySignedTokenForAUserWhoDoesNotExistIs401OnEveryProtectedEndpoint()
+    {
+        var token = Jwt.Sign(UnknownUserId(), DateTime.UtcNow.AddMinutes(10), WinDiApp.JwtSecret);
+        using var nobody = app.Authorized(token);
+        var endpoints = ProtectedEndpoints();
+        Assert.Superset(new HashSet<string> { "GET /chats/", "POST /chats/", "GET /history/{chatId:long}", "GET /users/", "GET /users/me", "GET /ws/{token}" }, endpoints.ToHashSet());
+
+        foreach (var endpoint in endpoints)
+        {
+            // The token in /ws/{token} is the token itself (it wins over the header); every other parameter is an id.
+            var (method, route) = (endpoint.Split(' ')[0], endpoint.Split(' ')[1].Replace("{token}", token, StringComparison.Ordinal));
+            var path = Regex.Replace(route, "{[^}]+}", "1");
+            var response = await nobody.SendAsync(new HttpRequestMessage(new HttpMethod(method), path) { Content = JsonContent.Create(new { is_group = true, name = "x" }) });
+            Assert.True(response.StatusCode == HttpStatusCode.Unauthorized, $"{endpoint}: {(int)response.StatusCode} {await response.Content.ReadAsStringAsync()}");
+            var problem = await response.AssertProblemAsync(HttpStatusCode.Unauthorized);
+            Assert.Contains("no longer exists", problem.GetProperty("detail").GetString(), StringComparison.Ordinal);
+        }
+    }
+
+    [Fact]
+    public async Task ADeletedUsersTokenIsRefusedWithinTheCacheLifetime()
+    {
+        var gone = await app.RegisterAsync();
+        Assert.Equal(HttpStatusCode.OK, (await gone.Http.GetAsync("/chats")).StatusCode);
+
+        await app.Postgres.ExecuteAsync("DELETE FROM users WHERE id = $1", gone.Id);
+        var deleted = Stopwatch.StartNew();
+
+        // Until the cached answer expires the token may still pass (and the handlers then find no user), never a 500.
+        while (true)
+        {
+            using var response = await gone.Http.GetAsync("/chats");
+            if (response.StatusCode == HttpStatusCode.Unauthorized)
+            {
+                break;
+            }
+            Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+            Assert.True(deleted.Elapsed < AccessCheck.FreshFor + TimeSpan.FromSeconds(1), $"Still accepted {deleted.Elapsed} after the user was deleted.");
+            await Task.Delay(100);
+        }
+        await (await gone.Http.PostAsJsonAsync("/chats", new { is_group = true, name = "after deletion" })).AssertProblemAsync(HttpStatusCode.Unauthorized);
+        var refused = await Assert.ThrowsAsync<System.Net.WebSockets.WebSocketException>(() => gone.ConnectAsync());
+        Assert.Contains("401", refused.Message, StringComparison.Ordinal);
+    }
+
+    /// <summary>
+    /// Counts the lookups in the database itself (Npgsql's spans), told apart from other tests' by the trace id
+    /// each request carries in its traceparent: a burst of parallel requests for a user not yet cached, then
+    /// more one by one, query once per cache lifetime, not once per request.
+    /// </summary>
+    [Fact]
+    public async Task CheckingThatTheUserExistsCostsOneQueryPerCacheLifetimeNotOnePerRequest()
+    {
+        var recorded = new ConcurrentQueue<Activity>();
+        using var listener = Traces.Listen(source => source is "Npgsql" or "Microsoft.AspNetCore", recorded.Enqueue);
+        var ann = await app.RegisterAsync();
+        var trace = ActivityTraceId.CreateRandom();
+        // A client that sends the traceparent given, not one of its own: without a propagator, SocketsHttpHandler leaves
+        // out its diagnostics (no client span, which the API's tracing in this process would otherwise inject).
+        using var http = new HttpClient(new SocketsHttpHandler { ActivityHeadersPropagator = null })
+        {
+            BaseAddress = app.BaseAddress,
+        };
+        Task<HttpResponseMessage> Get() => http.SendAsync(new HttpRequestMessage(HttpMethod.Get, "/users/me")
+        {
+            Headers = { { "Authorization", $"Bearer {ann.Token}" }, { "traceparent", $"00-{trace}-{ActivitySpanId.CreateRandom()}-01" } },
+        });
+
+        var clock = Stopwatch.StartNew();
+        var burst = await Task.WhenAll(Enumerable.Range(0, 20).Select(_ => Get()));
+        var sequential = new List<HttpResponseMessage>();
+        for (var i = 0; i < 20; i++)
+        {
+            sequential.Add(await Get());
+        }
+        var elapsed = clock.Elapsed;
+
+        Assert.All(burst.Concat(sequential), response => Assert.Equal(HttpStatusCode.OK, response.StatusCode));
+        await Task.Delay(100); // a span stops a moment after its response is sent
+        var lookups = recorded.Count(a => a.TraceId == trace && a.TagObjects.Any(tag => Equals(tag.Value, AccessCheck.UserExistsSql)));
+        var queries = recorded.Count(a => a.TraceId == trace && a.Source.Name == "Npgsql");
+        Assert.True(queries >= 40, $"Only {queries} database spans were seen in the trace: the count above would prove nothing.");
+        Assert.InRange(lookups, 1, 1 + (int)(elapsed / AccessCheck.FreshFor));
+    }
+
+    private List<string> ProtectedEndpoints() =>
+    [
+        .. app.Services.GetRequiredService<EndpointDataSource>().Endpoints.OfType<RouteEndpoint>()
+            .Where(e => e.Metadata.GetMetadata<IAuthorizeData>() is not null && e.Metadata.GetMetadata<IAllowAnonymous>() is null)
+            .SelectMany(e => (e.Metadata.GetMetadata<IHttpMethodMetadata>()?.HttpMethods ?? ["GET"]).Select(method => $"{method} {e.RoutePattern.RawText}")),
+    ];
+
+    /// <summary>An id no test user has: ids come from a sequence that starts at 1.</summary>
+    private static long UnknownUserId() => long.MaxValue - Random.Shared.Next(1_000_000);
 
     private static FormUrlEncodedContent Form(string username, string password) =>
         new(new Dictionary<string, string> { ["username"] = username, ["password"] = password });

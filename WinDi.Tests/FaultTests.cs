@@ -1,20 +1,36 @@
+using System.Net.WebSockets;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.DependencyInjection;
+using WinDi.Api.Auth;
 using WinDi.Api.Data;
 
 namespace WinDi.Tests;
 
 public sealed class FaultTests(PostgresServer postgres)
 {
+    /// <summary>
+    /// A user the API checked shortly before PostgreSQL went away can still (re)connect during the outage, and the
+    /// connection stays usable while every send fails. Until tokens were checked against the users table, this test
+    /// connected as user 42, never seen, to a database that was unreachable from the start; DESIGN §6 accepts a token
+    /// only while its user exists, which nobody can know there, so that token now gets 503 before the upgrade (the
+    /// next test). What this test is for, the connection surviving failed sends, is unchanged.
+    /// </summary>
     [Fact]
     public async Task WhenTheDatabaseIsUnreachableASendGetsAnInternalErrorAndTheConnectionStaysUsable()
     {
+        var direct = new Npgsql.NpgsqlConnectionStringBuilder(postgres.ConnectionString);
+        await using var proxy = new TcpFaultProxy(direct.Host!, direct.Port);
         await using var app = new WinDiApp(postgres, new Dictionary<string, string?>
         {
-            ["ConnectionStrings:windi"] = $"Host=127.0.0.1;Port={PostgresServer.FreePort()};Username=postgres;Database=windi;Timeout=2",
+            ["ConnectionStrings:windi"] = new Npgsql.NpgsqlConnectionStringBuilder(postgres.ConnectionString) { Port = proxy.Port }.ConnectionString,
         });
-        // Tokens need no database: the bearer handler checks the signature only.
-        await using var ws = await WsClient.ConnectAsync(app, Jwt.Sign(42, DateTime.UtcNow.AddMinutes(5), WinDiApp.JwtSecret));
+        var ann = await app.RegisterAsync();
+        Assert.Equal(HttpStatusCode.OK, (await ann.Http.GetAsync("/users/me")).StatusCode);
+
+        await proxy.CutAsync();
+        // Past the cached answer's freshness, so that it is the outage rule (seen recently) that lets her in.
+        await Task.Delay(AccessCheck.FreshFor);
+        await using var ws = await ann.ConnectAsync();
 
         await ws.SendMessageAsync(1, "into the void", "void-1");
         var error = await ws.ExpectErrorAsync("internal");
@@ -26,6 +42,22 @@ public sealed class FaultTests(PostgresServer postgres)
         Assert.DoesNotContain(app.Logs, line => line.Contains("into the void", StringComparison.Ordinal));
         await ws.SendAsync("PING");
         await ws.ExpectAsync("PONG");
+    }
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task WhenTheDatabaseIsUnreachableATokenTheApiNeverCheckedIsRefusedWith503BeforeTheUpgrade(bool viaQuery)
+    {
+        await using var app = new WinDiApp(postgres, new Dictionary<string, string?>
+        {
+            ["ConnectionStrings:windi"] = $"Host=127.0.0.1;Port={PostgresServer.FreePort()};Username=postgres;Database=windi;Timeout=2",
+        });
+
+        // Not 401: the token may be fine, and a client that hears 401 drops it. 503 says: try again shortly.
+        var error = await Assert.ThrowsAsync<WebSocketException>(() => WsClient.ConnectAsync(app, Jwt.Sign(42, DateTime.UtcNow.AddMinutes(5), WinDiApp.JwtSecret), viaQuery));
+
+        Assert.Contains("503", error.Message, StringComparison.Ordinal);
     }
 
     [Fact]

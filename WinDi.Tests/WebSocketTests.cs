@@ -42,6 +42,18 @@ public sealed class WebSocketTests(SharedApp shared) : IClassFixture<SharedApp>
         Assert.Contains("401", error.Message);
     }
 
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task ACorrectlySignedTokenForAUserWhoDoesNotExistIsRefusedWith401BeforeTheUpgrade(bool viaQuery)
+    {
+        var nobody = Jwt.Sign(long.MaxValue - Random.Shared.Next(1_000_000), DateTime.UtcNow.AddMinutes(10), WinDiApp.JwtSecret);
+
+        var error = await Assert.ThrowsAsync<WebSocketException>(() => WsClient.ConnectAsync(app, nobody, viaQuery));
+
+        Assert.Contains("401", error.Message, StringComparison.Ordinal);
+    }
+
     [Fact]
     public async Task AConnectionIsClosedWith1008WhenItsTokenExpires()
     {

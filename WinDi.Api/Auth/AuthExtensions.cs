@@ -16,6 +16,7 @@ public static class AuthExtensions
         services.AddSingleton<TokenIssuer>();
         services.AddSingleton<IPasswordHasher<User>, PasswordHasher<User>>();
         services.AddSingleton<LoginThrottle>();
+        services.AddSingleton<AccessCheck>();
         services.AddRateLimiter(options =>
         {
             options.RejectionStatusCode = StatusCodes.Status429TooManyRequests;
@@ -28,7 +29,12 @@ public static class AuthExtensions
             {
                 bearer.MapInboundClaims = false;
                 bearer.TokenValidationParameters = TokenIssuer.ValidationParameters(jwt.Value);
-                bearer.Events = new JwtBearerEvents { OnMessageReceived = ReadWebSocketToken };
+                bearer.Events = new JwtBearerEvents
+                {
+                    OnMessageReceived = ReadWebSocketToken,
+                    OnTokenValidated = RefuseTokensOfUsersWhoAreGone,
+                    OnChallenge = ExplainRefusal,
+                };
             });
         services.AddAuthorization();
         return services;
@@ -44,5 +50,59 @@ public static class AuthExtensions
                 ?? request.Query[RealtimeApi.TokenQueryParameter].FirstOrDefault();
         }
         return Task.CompletedTask;
+    }
+
+    /// <summary>
+    /// A good signature proves that WinDi minted the token, not that its user still exists: <see cref="AccessCheck"/>
+    /// decides, for REST and the WebSocket upgrade alike (both are authenticated here).
+    /// </summary>
+    private static async Task RefuseTokensOfUsersWhoAreGone(TokenValidatedContext context)
+    {
+        if (!CurrentUser.TryFrom(context.Principal, out var user))
+        {
+            context.Fail(new TokenRefusedException(StatusCodes.Status401Unauthorized, "This token names no user; log in again."));
+            return;
+        }
+        var access = await context.HttpContext.RequestServices.GetRequiredService<AccessCheck>().CheckAsync(user.Id, context.HttpContext.RequestAborted);
+        if (access == Access.UserGone)
+        {
+            context.Fail(new TokenRefusedException(StatusCodes.Status401Unauthorized, "The account of this token no longer exists; log in again."));
+        }
+        else if (access == Access.Unverifiable)
+        {
+            // Not 401: the token may well be good, and a client that hears 401 throws it away.
+            context.Fail(new TokenRefusedException(StatusCodes.Status503ServiceUnavailable,
+                "The database is unavailable right now, so the token cannot be checked; try again shortly."));
+        }
+    }
+
+    /// <summary>
+    /// A token refused above is answered with its own status and detail, before any endpoint runs (so before the
+    /// WebSocket upgrade); every other challenge is the handler's plain 401, which ErrorHandling gives a problem body.
+    /// </summary>
+    private static async Task ExplainRefusal(JwtBearerChallengeContext context)
+    {
+        if (context.AuthenticateFailure is not TokenRefusedException refused)
+        {
+            return;
+        }
+        context.HandleResponse();
+        var http = context.HttpContext;
+        http.Response.StatusCode = refused.Status;
+        if (refused.Status == StatusCodes.Status401Unauthorized)
+        {
+            http.Response.Headers.WWWAuthenticate = "Bearer error=\"invalid_token\"";
+        }
+        await http.RequestServices.GetRequiredService<IProblemDetailsService>().WriteAsync(new ProblemDetailsContext
+        {
+            HttpContext = http,
+            ProblemDetails = { Status = refused.Status, Detail = refused.Message },
+        });
+    }
+
+    /// <summary>Why a correctly signed token was refused; carried from the token check to the challenge.</summary>
+    private sealed class TokenRefusedException(int status, string detail) : Exception(detail)
+    {
+        public int Status { get; } = status;
     }
 }

@@ -9,9 +9,16 @@ namespace WinDi.Api.Auth;
 public readonly record struct CurrentUser(long Id)
 {
     public static CurrentUser From(ClaimsPrincipal principal) =>
-        long.TryParse(principal.FindFirstValue(JwtRegisteredClaimNames.Sub), NumberStyles.None, CultureInfo.InvariantCulture, out var id)
-            ? new CurrentUser(id)
+        TryFrom(principal, out var user)
+            ? user
             : throw new InvalidOperationException("The endpoint requires an authenticated user with a numeric 'sub' claim.");
+
+    public static bool TryFrom(ClaimsPrincipal? principal, out CurrentUser user)
+    {
+        var parsed = long.TryParse(principal?.FindFirstValue(JwtRegisteredClaimNames.Sub), NumberStyles.None, CultureInfo.InvariantCulture, out var id);
+        user = new CurrentUser(id);
+        return parsed;
+    }
 
     public static ValueTask<CurrentUser> BindAsync(HttpContext context, ParameterInfo parameter) => ValueTask.FromResult(From(context.User));
 }
