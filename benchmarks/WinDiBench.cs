@@ -231,12 +231,21 @@ internal static class Workloads
     /// <summary>Waits for every delivery (or 15 s), then counts what was lost or came twice.</summary>
     private static async Task<RunResult> FinishAsync(Stack stack, List<BenchClient> clients, double cpuBefore, TimeSpan sending)
     {
-        var deadline = Stopwatch.StartNew();
         long Expected() => clients.Sum(c => c.Accepted * c.GroupSize);
         long Delivered() => clients.Sum(c => c.UniqueDeliveries);
-        while (Delivered() < Expected() && deadline.Elapsed < TimeSpan.FromSeconds(15))
+        long Unanswered() => clients.Sum(c => c.Sent - c.Accepted - c.Refused);
+        // Until every send is answered and every delivery in, or nothing has moved for 10 s (then what is
+        // missing is lost, not late).
+        var still = Stopwatch.StartNew();
+        var progress = (Delivered(), Unanswered());
+        while ((Delivered() < Expected() || Unanswered() > 0) && still.Elapsed < TimeSpan.FromSeconds(10))
         {
             await Task.Delay(50);
+            if ((Delivered(), Unanswered()) != progress)
+            {
+                progress = (Delivered(), Unanswered());
+                still.Restart();
+            }
         }
         var cpu = stack.ApiCpuMs() - cpuBefore;
         var latencies = clients.SelectMany(c => c.Latencies).ToList();
@@ -271,6 +280,8 @@ internal sealed class BenchClient(Person person, long chatId, int groupSize) : I
     private int sent;
 
     public int GroupSize => groupSize;
+    public int Sent => Volatile.Read(ref sent);
+    public long Refused;
     public long Accepted;
     public long UniqueDeliveries;
     public long Duplicates;
@@ -398,6 +409,7 @@ internal sealed class BenchClient(Person person, long chatId, int groupSize) : I
             Console.Error.WriteLine($"ERROR frame: {Encoding.UTF8.GetString(frame)}");
             if (clientMessageId is not null && clientMessageId.StartsWith($"{person.Id}-", StringComparison.Ordinal))
             {
+                Interlocked.Increment(ref Refused);
                 inFlight.Release();
             }
             return;
