@@ -54,6 +54,28 @@ public sealed class ConnectionLimitsTests(PostgresServer postgres, RedisServer r
         }
     }
 
+    [Fact]
+    public async Task WhileRedisIsDownEachReplicaCountsItsOwnConnections()
+    {
+        await using var privateRedis = await RedisServer.StartPrivateAsync();
+        var (a, b) = await TwoReplicas.StartAsync(postgres, privateRedis.ConnectionString, TwoPerUser);
+        await using var _ = a;
+        await using var __ = b;
+        var ann = await a.RegisterAsync();
+
+        await privateRedis.StopAsync();
+        await using var firstOnA = await ann.ConnectAsync();
+        await using var secondOnA = await ann.ConnectAsync();
+        var thirdOnA = await RefusedUpgradeAsync(a, ann.Token);
+        await using var firstOnB = await ann.On(b).ConnectAsync();
+        await using var secondOnB = await ann.On(b).ConnectAsync();
+
+        Assert.Equal(HttpStatusCode.TooManyRequests, thirdOnA);
+        await secondOnB.SendAsync("PING");
+        await secondOnB.ExpectAsync("PONG");
+        Assert.Contains(a.Logs, line => line.Contains("counted on this replica only", StringComparison.Ordinal));
+    }
+
     /// <summary>A replica that died cannot give its slots back; its leases end by themselves (here, in 2 s).</summary>
     [Fact]
     public async Task SlotsLeftByAReplicaThatDiedFreeThemselvesWhenTheirLeasesEnd()
