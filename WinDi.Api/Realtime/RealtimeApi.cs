@@ -21,11 +21,12 @@ public static partial class RealtimeApi
         builder.Services.AddSingleton<ConnectionRegistry>();
         builder.Services.AddSingleton<ConnectionSlots>();
         builder.Services.AddHostedService(services => services.GetRequiredService<ConnectionSlots>());
-        // Presence: online from the connection leases, users.last_seen.
+        // Presence (online from the connection leases, users.last_seen) and the TYPING window.
         builder.Services.AddSingleton<Presence>();
         builder.Services.AddOptions<LastSeenOptions>();
         builder.Services.AddSingleton<LastSeen>();
         builder.Services.AddHostedService(services => services.GetRequiredService<LastSeen>());
+        builder.Services.AddSingleton<TypingThrottle>();
         // A connection that stops answering pings (half-open: the client's machine or network is gone) is
         // aborted, within KeepAliveInterval + KeepAliveTimeout. An upgrade request whose headers never finish
         // is dropped by Kestrel's RequestHeadersTimeout (Kestrel:Limits:RequestHeadersTimeout, 30 s).
