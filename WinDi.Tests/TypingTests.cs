@@ -1,7 +1,7 @@
 namespace WinDi.Tests;
 
 /// <summary>TYPING (DESIGN §7): relayed to the other members, on one node and across replicas, at most once per user and chat every 2 s.</summary>
-public sealed class TypingTests(SharedApp shared, TwoReplicas replicas) : IClassFixture<SharedApp>, IClassFixture<TwoReplicas>
+public sealed class TypingTests(SharedApp shared, TwoReplicas replicas, PostgresServer postgres) : IClassFixture<SharedApp>, IClassFixture<TwoReplicas>
 {
     private static readonly TimeSpan PastTheWindow = TimeSpan.FromSeconds(2.3);
 
@@ -102,6 +102,29 @@ public sealed class TypingTests(SharedApp shared, TwoReplicas replicas) : IClass
         await annOnB.SendAsync("TYPING", new { chat_id = chatId });
         await ExpectTypingAsync(bobOnA, chatId, ann.Id);
         await ExpectTypingAsync(bobOnB, chatId, ann.Id);
+    }
+
+    /// <summary>Without Redis each replica limits alone, and the relay reaches the typer's replica only, as for messages.</summary>
+    [Fact]
+    public async Task WhileRedisIsDownTypingStillReachesMembersOnTheSameReplicaAndEachReplicaKeepsTheWindow()
+    {
+        await using var redis = await RedisServer.StartPrivateAsync();
+        var (first, second) = await TwoReplicas.StartAsync(postgres, redis.ConnectionString);
+        await using var _ = first;
+        await using var __ = second;
+        var ann = await first.RegisterAsync();
+        var bob = await first.RegisterAsync();
+        var chatId = await ann.StartPrivateChatAsync(bob);
+        await using var annWs = await ann.ConnectAsync();
+        await using var bobWs = await bob.ConnectAsync();
+
+        await redis.StopAsync();
+        await annWs.SendAsync("TYPING", new { chat_id = chatId });
+        await annWs.SendAsync("TYPING", new { chat_id = chatId });
+
+        await ExpectTypingAsync(bobWs, chatId, ann.Id);
+        await bobWs.ExpectNothingPendingAsync();
+        await annWs.ExpectNothingPendingAsync(TimeSpan.Zero);
     }
 
     [Fact]
