@@ -84,7 +84,7 @@ public sealed class ConnectionLimitsTests(PostgresServer postgres, RedisServer r
         var ann = await app.RegisterAsync();
         await using var multiplexer = await ConnectionMultiplexer.ConnectAsync(redis.ConnectionString);
         var db = multiplexer.GetDatabase();
-        var now = await RedisMillisecondsAsync(db);
+        var now = await RedisServer.MillisecondsAsync(db);
         await db.SortedSetAddAsync(ConnectionSlots.KeyOf(ann.Id), [new("dead-replica-1", now + 2000), new("dead-replica-2", now + 2000)]);
 
         var refused = await RefusedUpgradeAsync(app, ann.Token);
@@ -150,12 +150,6 @@ public sealed class ConnectionLimitsTests(PostgresServer postgres, RedisServer r
 
         Assert.Equal(0, read);
         Assert.False(app.Services.GetRequiredService<ConnectionRegistry>().HasConnections(ann.Id));
-    }
-
-    private static async Task<long> RedisMillisecondsAsync(IDatabase db)
-    {
-        var time = (RedisResult[])(await db.ExecuteAsync("TIME"))!;
-        return (long)time[0] * 1000 + (long)time[1] / 1000;
     }
 
     private static async Task<HttpStatusCode> RefusedUpgradeAsync(WinDiApp app, string token)

@@ -3,6 +3,7 @@ using Microsoft.AspNetCore.Mvc;
 using Microsoft.EntityFrameworkCore;
 using WinDi.Api.Auth;
 using WinDi.Api.Data;
+using WinDi.Api.Realtime;
 
 namespace WinDi.Api.Chats;
 
@@ -35,8 +36,8 @@ public static class ChatsApi
         return chats;
     }
 
-    private static async Task<Ok<List<ChatDto>>> List(CurrentUser me, WinDiDb db, CancellationToken ct) =>
-        TypedResults.Ok(await ChatQueries.ListAsync(db, me.Id, chatId: null, ct));
+    private static async Task<Ok<List<ChatDto>>> List(CurrentUser me, WinDiDb db, Presence presence, CancellationToken ct) =>
+        TypedResults.Ok(await ChatQueries.ListAsync(db, presence, me.Id, ct));
 
     private static async Task<Results<Created<ChatDto>, ValidationProblem, ProblemHttpResult>> Create(
         CreateChatRequest request, CurrentUser me, WinDiDb db, CancellationToken ct)
@@ -107,17 +108,8 @@ public static class ChatsApi
         return Problems.Conflict("You already have a private chat with this user.", new Dictionary<string, object?> { ["chat_id"] = chatId });
     }
 
-    private static async Task<Results<Ok<ChatDto>, ProblemHttpResult>> Get(long id, CurrentUser me, WinDiDb db, CancellationToken ct)
-    {
-        var chat = (await ChatQueries.ListAsync(db, me.Id, id, ct)).SingleOrDefault();
-        if (chat is null)
-        {
-            return await ChatAccess.DeniedAsync(db, id, ct);
-        }
-        var members = await db.ChatMembers.Where(m => m.ChatId == id).OrderBy(m => m.JoinedAt).ThenBy(m => m.UserId)
-            .Select(m => new MemberDto(m.UserId, m.User.Name)).ToListAsync(ct);
-        return TypedResults.Ok(chat with { Members = members });
-    }
+    private static async Task<Results<Ok<ChatDto>, ProblemHttpResult>> Get(long id, CurrentUser me, WinDiDb db, Presence presence, CancellationToken ct) =>
+        await ChatQueries.GetAsync(db, presence, me.Id, id, ct) is { } chat ? TypedResults.Ok(chat) : await ChatAccess.DeniedAsync(db, id, ct);
 
     private static async Task<Results<Ok<DetailResponse>, ProblemHttpResult>> AddUser(long id, [FromQuery(Name = "user_id")] long userId, CurrentUser me, WinDiDb db, CancellationToken ct)
     {

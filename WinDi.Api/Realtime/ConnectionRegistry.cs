@@ -55,6 +55,9 @@ public sealed class ConnectionRegistry
 
     public bool HasConnections(long userId) => byUser.ContainsKey(userId);
 
+    /// <summary>Every user with a connection open on this node now.</summary>
+    public IEnumerable<long> Users => byUser.Keys;
+
     /// <summary>Queues the frame on each connection without waiting: a slow connection never holds up the others.</summary>
     /// <returns>How many of this node's connections the frame was offered to.</returns>
     public int Deliver(RealtimeEvent realtimeEvent)

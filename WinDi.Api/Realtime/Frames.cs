@@ -11,6 +11,7 @@ public static class Protocol
     public const string ReadMessage = "READ_MESSAGE";
     public const string Sync = "SYNC";
     public const string Ping = "PING";
+    public const string Typing = "TYPING";
     public const string NewMessage = "NEW_MESSAGE";
     public const string SyncDone = "SYNC_DONE";
     public const string Pong = "PONG";
@@ -49,6 +50,13 @@ public sealed record SyncDoneFrame(long LastId, bool HasMore)
     public string Command => Protocol.SyncDone;
 }
 
+/// <summary>TYPING to the chat's other members: <paramref name="UserId"/> is typing in it (never stored).</summary>
+public sealed record TypingFrame(long ChatId, long UserId)
+{
+    [JsonPropertyOrder(-1)]
+    public string Command => Protocol.Typing;
+}
+
 public sealed record PongFrame
 {
     public string Command => Protocol.Pong;
@@ -67,6 +75,7 @@ public sealed record ErrorFrame(string Code, string Detail, string? ClientMessag
 [JsonSerializable(typeof(NewMessageFrame))]
 [JsonSerializable(typeof(ReadMessageFrame))]
 [JsonSerializable(typeof(SyncDoneFrame))]
+[JsonSerializable(typeof(TypingFrame))]
 [JsonSerializable(typeof(PongFrame))]
 [JsonSerializable(typeof(ErrorFrame))]
 internal sealed partial class FrameJson : JsonSerializerContext;
@@ -76,6 +85,7 @@ public static class Frames
     public static ReadOnlyMemory<byte> Encode(NewMessageFrame frame) => JsonSerializer.SerializeToUtf8Bytes(frame, FrameJson.Default.NewMessageFrame);
     public static ReadOnlyMemory<byte> Encode(ReadMessageFrame frame) => JsonSerializer.SerializeToUtf8Bytes(frame, FrameJson.Default.ReadMessageFrame);
     public static ReadOnlyMemory<byte> Encode(SyncDoneFrame frame) => JsonSerializer.SerializeToUtf8Bytes(frame, FrameJson.Default.SyncDoneFrame);
+    public static ReadOnlyMemory<byte> Encode(TypingFrame frame) => JsonSerializer.SerializeToUtf8Bytes(frame, FrameJson.Default.TypingFrame);
     public static ReadOnlyMemory<byte> Encode(ErrorFrame frame) => JsonSerializer.SerializeToUtf8Bytes(frame, FrameJson.Default.ErrorFrame);
     public static readonly ReadOnlyMemory<byte> Pong = JsonSerializer.SerializeToUtf8Bytes(new PongFrame(), FrameJson.Default.PongFrame);
 }

@@ -21,6 +21,12 @@ public static partial class RealtimeApi
         builder.Services.AddSingleton<ConnectionRegistry>();
         builder.Services.AddSingleton<ConnectionSlots>();
         builder.Services.AddHostedService(services => services.GetRequiredService<ConnectionSlots>());
+        // Presence (online from the connection leases, users.last_seen) and the TYPING window.
+        builder.Services.AddSingleton<Presence>();
+        builder.Services.AddOptions<LastSeenOptions>();
+        builder.Services.AddSingleton<LastSeen>();
+        builder.Services.AddHostedService(services => services.GetRequiredService<LastSeen>());
+        builder.Services.AddSingleton<TypingThrottle>();
         // A connection that stops answering pings (half-open: the client's machine or network is gone) is
         // aborted, within KeepAliveInterval + KeepAliveTimeout. An upgrade request whose headers never finish
         // is dropped by Kestrel's RequestHeadersTimeout (Kestrel:Limits:RequestHeadersTimeout, 30 s).
@@ -60,7 +66,7 @@ public static partial class RealtimeApi
     }
 
     private static async Task<IResult> Connect(
-        HttpContext http, CurrentUser me, ConnectionSlots slots, FrameDispatcher frames,
+        HttpContext http, CurrentUser me, ConnectionSlots slots, LastSeen lastSeen, FrameDispatcher frames,
         IOptions<LimitsOptions> limits, TimeProvider clock, IHostApplicationLifetime lifetime, ILogger<ClientConnection> logger)
     {
         if (!http.WebSockets.IsWebSocketRequest)
@@ -76,6 +82,7 @@ public static partial class RealtimeApi
             return TypedResults.Problem($"You have {limits.Value.ConnectionsPerUser} connections open already; close one first.",
                 statusCode: StatusCodes.Status429TooManyRequests);
         }
+        lastSeen.Record(me.Id);
         try
         {
             using var socket = await http.WebSockets.AcceptWebSocketAsync();
@@ -87,6 +94,7 @@ public static partial class RealtimeApi
         finally
         {
             slots.Close(connection);
+            lastSeen.Record(me.Id);
             Log.Disconnected(logger, connection.Id, me.Id);
         }
         return Results.Empty;

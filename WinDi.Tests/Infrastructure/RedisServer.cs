@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Net.Sockets;
+using StackExchange.Redis;
 
 [assembly: AssemblyFixture(typeof(WinDi.Tests.Infrastructure.RedisServer))]
 
@@ -33,6 +34,13 @@ public sealed class RedisServer : IAsyncLifetime
         var process = new RedisProcess(PostgresServer.FreePort());
         await process.StartAsync();
         return process;
+    }
+
+    /// <summary>Redis's clock in Unix milliseconds, the clock connection leases are scored by.</summary>
+    public static async Task<long> MillisecondsAsync(IDatabase db)
+    {
+        var time = (RedisResult[])(await db.ExecuteAsync("TIME"))!;
+        return (long)time[0] * 1000 + (long)time[1] / 1000;
     }
 
     public async ValueTask DisposeAsync()

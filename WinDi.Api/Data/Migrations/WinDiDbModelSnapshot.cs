@@ -165,6 +165,10 @@ namespace WinDi.Api.Data.Migrations
                         .HasColumnType("character varying(254)")
                         .HasColumnName("email");
 
+                    b.Property<DateTime?>("LastSeen")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("last_seen");
+
                     b.Property<string>("Name")
                         .IsRequired()
                         .HasMaxLength(50)

@@ -61,13 +61,23 @@ public abstract class Command<TPayload> : ICommand where TPayload : class
             context.Fail(Protocol.Codes.ValidationFailed, problem);
             return;
         }
-        if (Metered && !context.Connection.TryTakeCommandPermit())
+        if (Metered && !TrySpendBudget(context))
         {
-            context.Fail(Protocol.Codes.RateLimited, "Too many commands; slow down and send again.");
             return;
         }
         using var activity = SpanName is null ? null : StartFrameActivity(SpanName);
         await HandleAsync(context, typed, ct);
+    }
+
+    /// <summary>Takes one unit of the connection's command budget, or answers rate_limited and returns false.</summary>
+    protected static bool TrySpendBudget(CommandContext context)
+    {
+        if (context.Connection.TryTakeCommandPermit())
+        {
+            return true;
+        }
+        context.Fail(Protocol.Codes.RateLimited, "Too many commands; slow down and send again.");
+        return false;
     }
 
     /// <summary>"payload.chat_id" for the JSON path "$.chat_id".</summary>

@@ -9,6 +9,7 @@ public static class CommandTable
         services.AddSingleton<ICommand, ReadMessage>();
         services.AddSingleton<ICommand, Sync>();
         services.AddSingleton<ICommand, Ping>();
+        services.AddSingleton<ICommand, Typing>();
         return services;
     }
 }

@@ -1,8 +1,10 @@
-// The list of chats, most recent activity first, with the last message and an unread badge.
+// The list of chats, most recent activity first, with the last message (or who is typing), an unread
+// badge, and a dot on a private chat whose other person is online.
 
 import { state } from './state.js';
 import { el, byId, reconcile, avatar } from './dom.js';
 import { formatShort } from './format.js';
+import { isOnline, typingText } from './presence.js';
 
 export function createChatList({ onOpen }) {
   const list = byId('chat-list');
@@ -27,8 +29,9 @@ export function createChatList({ onOpen }) {
         time: el('time', { class: 'chat-time' }),
         badge: el('span', { class: 'badge' }),
         unreadLabel: el('span', { class: 'visually-hidden' }, ' unread'),
+        onlineLabel: el('span', { class: 'visually-hidden' }, ', online'),
       };
-      item.button.append(item.avatar,
+      item.button.append(item.avatar, item.onlineLabel,
         el('span', { class: 'chat-main' }, item.name, item.preview),
         el('span', { class: 'chat-side' }, item.time, item.badge, item.unreadLabel));
       item.li.append(item.button);
@@ -37,10 +40,15 @@ export function createChatList({ onOpen }) {
     const name = chatName(chat);
     const last = chat.last_message;
     avatar(name, item.avatar);
+    const online = !chat.is_group && isOnline(chat.peer?.id);
+    item.avatar.classList.toggle('online', online);
+    item.onlineLabel.hidden = !online;
     item.name.textContent = name;
-    item.preview.textContent = last
+    const typing = typingText(chat);
+    item.preview.classList.toggle('typing', Boolean(typing));
+    item.preview.textContent = typing || (last
       ? `${last.sender_id === state.me.id ? 'You: ' : ''}${last.text}`
-      : (chat.is_group ? 'No messages yet' : 'Say hello!');
+      : (chat.is_group ? 'No messages yet' : 'Say hello!'));
     item.time.textContent = last ? formatShort(last.timestamp) : '';
     item.badge.textContent = String(chat.unread_count);
     item.badge.hidden = item.unreadLabel.hidden = chat.unread_count === 0;

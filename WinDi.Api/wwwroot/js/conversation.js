@@ -1,20 +1,24 @@
 // One open chat: its messages by id (pending ones last), the composer, paging back on scroll, and
-// read receipts for the newest message from someone else once it is on screen.
+// read receipts for the newest message from someone else once it is on screen; in the header, who is
+// online (a private chat's peer, a group's members) and who is typing.
 
 import { state, pendingIn } from './state.js';
 import { el, byId, reconcile, avatar, colorFor } from './dom.js';
 import { formatTime, formatDay, dayKey, fullDateTime } from './format.js';
 import { chatName } from './chat-list.js';
+import { isOnline, presenceText, typingText } from './presence.js';
 
 const NEAR_BOTTOM_PX = 60;
 const LOAD_OLDER_WITHIN_PX = 150;
 
-export function createConversationView({ onSend, onLoadOlder, onMarkRead, onRetry, onDiscard, onBack, onLeave, onAddMember }) {
+export function createConversationView({ onSend, onTyping, onLoadOlder, onMarkRead, onRetry, onDiscard, onBack, onLeave, onAddMember }) {
   const placeholder = byId('conversation-placeholder');
   const pane = byId('conversation-pane');
   const title = byId('conversation-title');
   const subtitle = byId('conversation-subtitle');
   const headerAvatar = byId('conversation-avatar');
+  const typingIndicator = byId('typing-indicator');
+  const memberStrip = byId('conversation-members');
   const addMemberButton = byId('add-member-button');
   const scroller = byId('message-scroller');
   const list = byId('message-list');
@@ -44,7 +48,10 @@ export function createConversationView({ onSend, onLoadOlder, onMarkRead, onRetr
       composer.requestSubmit();
     }
   });
-  input.addEventListener('input', fitInput);
+  input.addEventListener('input', () => {
+    fitInput();
+    if (input.value.trim()) onTyping();
+  });
   scroller.addEventListener('scroll', () => {
     if (scroller.scrollTop < LOAD_OLDER_WITHIN_PX) onLoadOlder();
     if (isNearBottom()) jumpButton.hidden = true;
@@ -78,13 +85,34 @@ export function createConversationView({ onSend, onLoadOlder, onMarkRead, onRetr
     const name = chatName(chat);
     title.textContent = name;
     avatar(name, headerAvatar);
+    headerAvatar.classList.toggle('online', !chat.is_group && isOnline(chat.peer?.id));
     if (chat.is_group) {
       const count = conversation.memberCount;
       subtitle.textContent = count ? `Group · ${count} ${count === 1 ? 'member' : 'members'}` : 'Group';
     } else {
-      subtitle.textContent = 'Private chat';
+      subtitle.textContent = chat.peer ? presenceText(chat.peer.id) : 'Private chat';
     }
+    // While someone types, that takes the subtitle's place.
+    const typing = typingText(chat);
+    typingIndicator.textContent = typing;
+    typingIndicator.hidden = !typing;
+    subtitle.hidden = Boolean(typing);
+    renderMembers(chat, conversation);
     addMemberButton.hidden = !chat.is_group;
+  }
+
+  /** A group's other members, online first, each with a dot and "online" or "last seen …" on hover. */
+  function renderMembers(chat, conversation) {
+    const others = chat.is_group ? [...conversation.members].filter(([id]) => id !== state.me.id) : [];
+    others.sort(([a], [b]) => Number(isOnline(b)) - Number(isOnline(a)));
+    memberStrip.replaceChildren(...others.map(([id, memberName]) => {
+      const online = isOnline(id);
+      const status = presenceText(id);
+      return el('li', { class: 'member', 'data-online': String(online), 'data-user-id': id, title: `${memberName}: ${status}` },
+        el('span', { class: 'presence-dot', 'aria-hidden': 'true' }), memberName,
+        el('span', { class: 'visually-hidden' }, `, ${status}`));
+    }));
+    memberStrip.hidden = others.length === 0;
   }
 
   function messageNode(item, { mine, runStart, senderName }) {

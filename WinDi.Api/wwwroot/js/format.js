@@ -41,3 +41,17 @@ export function dayKey(seconds) {
 }
 
 export const fullDateTime = (seconds) => fromUnix(seconds).toLocaleString();
+
+/** "last seen just now", "… 5 minutes ago", "… 3 hours ago", "… yesterday at 14:05", "… on 3 Mar". */
+export function formatLastSeen(seconds, nowMs = Date.now()) {
+  const ago = Math.max(0, Math.floor(nowMs / 1000) - seconds);
+  if (ago < 60) return 'last seen just now';
+  if (ago < 3600) return `last seen ${plural(Math.floor(ago / 60), 'minute')} ago`;
+  const date = fromUnix(seconds);
+  const days = daysAgo(date);
+  if (days === 0) return `last seen ${plural(Math.floor(ago / 3600), 'hour')} ago`;
+  if (days === 1) return `last seen yesterday at ${timeFormat.format(date)}`;
+  return `last seen on ${dateFormat.format(date)}`;
+}
+
+const plural = (count, unit) => `${count} ${unit}${count === 1 ? '' : 's'}`;

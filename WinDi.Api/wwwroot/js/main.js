@@ -34,6 +34,7 @@ const chatList = createChatList({ onOpen: navigate });
 const dialogs = setupDialogs({ api, messenger: () => messenger, navigate });
 const conversation = createConversationView({
   onSend: (text) => messenger?.send(text) ?? false,
+  onTyping: () => messenger?.typing(),
   onLoadOlder: () => messenger?.loadOlder(),
   onMarkRead: (chatId, messageId) => messenger?.markRead(chatId, messageId),
   onRetry: (clientMessageId) => messenger?.retry(clientMessageId),

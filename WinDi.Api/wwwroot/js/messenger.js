@@ -1,14 +1,19 @@
 // The client's logic: REST for lists and history, the WebSocket for everything live, and the
-// bookkeeping that keeps them consistent (SYNC after reconnects, pending sends, receipts, unread counts).
+// bookkeeping that keeps them consistent (SYNC after reconnects, pending sends, receipts, unread counts),
+// and who is typing and online.
 
 import {
-  state, conversationFor, replaceChats, addChat, removeChat, moveToTop, savePending, loadPending,
+  state, conversationFor, replaceChats, addChat, removeChat, moveToTop, savePending, loadPending, notePresence,
 } from './state.js';
 import { RealtimeConnection } from './socket.js';
 import { isExpired } from './session.js';
 
 const PAGE_SIZE = 50;
 const REFRESH_EVERY_MS = 30_000;
+// Presence has no live frame (README "Presence"): the open chat's members are asked for again this often.
+const PRESENCE_EVERY_MS = 20_000;
+const TYPING_EVERY_MS = 2_000;  // the server relays at most one TYPING per person and chat in this time
+const TYPING_SHOWN_MS = 5_000;  // a TYPING shows this long, unless repeated or ended by that person's message
 
 export class Messenger {
   #api;
@@ -21,6 +26,9 @@ export class Messenger {
   #refreshTimer;
   #receiptTimers = new Map();
   #refreshSoonTimer;
+  #presenceTimer;
+  #typingSentAt = new Map(); // chat id -> when this page last sent TYPING there
+  #typingTimers = new Map(); // "chat:user" -> the timer that ends that TYPING's display
   #checkingSession = false;
   #stopped = false;
 
@@ -65,6 +73,7 @@ export class Messenger {
     });
     this.#socket.start();
     this.#refreshTimer = setInterval(() => this.#comeBack(), REFRESH_EVERY_MS);
+    this.#presenceTimer = setInterval(() => this.#refreshPresence(), PRESENCE_EVERY_MS);
     window.addEventListener('focus', this.#onFocus);
     window.addEventListener('online', this.#onOnline);
     document.addEventListener('visibilitychange', this.#onVisibility);
@@ -74,6 +83,8 @@ export class Messenger {
     this.#stopped = true;
     this.#socket?.stop();
     clearInterval(this.#refreshTimer);
+    clearInterval(this.#presenceTimer);
+    for (const timer of this.#typingTimers.values()) clearTimeout(timer);
     clearTimeout(this.#renderTimer);
     clearTimeout(this.#refreshSoonTimer);
     for (const timer of this.#receiptTimers.values()) clearTimeout(timer);
@@ -104,6 +115,7 @@ export class Messenger {
       await this.refreshChats();
       const open = state.chats.get(state.openChatId);
       if (open?.is_group) this.#refreshReceiptsSoon(open.id);
+      if (open) await this.#loadMembers(open.id);
     } catch {
       // Offline: the next refresh or the reconnect will do.
     }
@@ -123,7 +135,7 @@ export class Messenger {
     try {
       const [page] = await Promise.all([
         this.#api.history(chatId, { latest: true, limit: PAGE_SIZE }),
-        chat.is_group ? this.#loadMembers(chatId) : null,
+        this.#loadMembers(chatId), // names in groups; everyone's presence
       ]);
       for (const message of page) conversation.upsert(message);
       conversation.hasOlder = page.length === PAGE_SIZE;
@@ -224,6 +236,14 @@ export class Messenger {
     this.changed({});
   }
 
+  /** The person is typing in the open chat: TYPING, at most every TYPING_EVERY_MS (the server drops more). */
+  typing() {
+    const chatId = state.openChatId;
+    const now = Date.now();
+    if (!chatId || now - (this.#typingSentAt.get(chatId) ?? 0) < TYPING_EVERY_MS) return;
+    if (this.#socket?.send('TYPING', { chat_id: chatId })) this.#typingSentAt.set(chatId, now);
+  }
+
   /** Marks the chat read up to `messageId` (someone else's message that is on screen). */
   markRead(chatId, messageId) {
     const conversation = state.conversations.get(chatId);
@@ -271,6 +291,9 @@ export class Messenger {
       case 'READ_MESSAGE':
         this.#receipt(frame);
         break;
+      case 'TYPING':
+        this.#someoneTyping(frame);
+        break;
       case 'SYNC_DONE':
         this.#syncDone(frame);
         break;
@@ -301,8 +324,30 @@ export class Messenger {
     this.changed({ online: true });
   }
 
+  /** TYPING {chat_id, user_id}: shown for TYPING_SHOWN_MS unless repeated; it also proves that person is online. */
+  #someoneTyping({ chat_id: chatId, user_id: userId }) {
+    if (userId === state.me.id) return;
+    let typers = state.typing.get(chatId);
+    if (!typers) state.typing.set(chatId, (typers = new Map()));
+    typers.set(userId, Date.now() + TYPING_SHOWN_MS);
+    state.presence.set(userId, { online: true, last_seen: null });
+    const key = `${chatId}:${userId}`;
+    clearTimeout(this.#typingTimers.get(key));
+    this.#typingTimers.set(key, setTimeout(() => this.#stopTyping(chatId, userId), TYPING_SHOWN_MS));
+    this.changed({});
+  }
+
+  #stopTyping(chatId, userId) {
+    const key = `${chatId}:${userId}`;
+    clearTimeout(this.#typingTimers.get(key));
+    this.#typingTimers.delete(key);
+    if (state.typing.get(chatId)?.delete(userId)) this.changed({});
+  }
+
   #receive(message) {
     const mine = message.sender_id === state.me.id;
+    // Their message is what they were typing.
+    if (!mine) this.#stopTyping(message.chat_id, message.sender_id);
     if (mine && state.pending.delete(message.client_message_id)) savePending();
     const chat = state.chats.get(message.chat_id);
     if (!chat) {
@@ -395,12 +440,22 @@ export class Messenger {
     this.#refreshSoonTimer = setTimeout(() => this.refresh(), 200);
   }
 
+  /** GET /chats/{id}: the members' names, and everyone's presence (the peer's too, for the chat list). */
   async #loadMembers(chatId) {
     const chat = await this.#api.chat(chatId);
     const conversation = conversationFor(chatId);
     conversation.members = new Map(chat.members.map((member) => [member.id, member.name]));
     conversation.memberCount = chat.members.length;
+    notePresence([...chat.members, chat.peer]);
+    const known = state.chats.get(chatId);
+    if (known && chat.peer) known.peer = chat.peer;
     this.changed({});
+  }
+
+  /** Every PRESENCE_EVERY_MS while the tab is in view: the open chat's members, online or last seen. */
+  #refreshPresence() {
+    if (state.openChatId === null || document.visibilityState !== 'visible') return;
+    this.#loadMembers(state.openChatId).catch(() => {}); // offline: the next round will do
   }
 
   #chatFailed(chatId, error) {

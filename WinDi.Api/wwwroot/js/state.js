@@ -7,7 +7,7 @@ export class Conversation {
   constructor(chatId) {
     this.chatId = chatId;
     this.messages = new Map();
-    this.members = new Map(); // user id -> name (groups)
+    this.members = new Map(); // user id -> name
     this.loaded = false;      // the latest page has arrived
     this.hasOlder = true;
     this.loadingOlder = false;
@@ -54,6 +54,8 @@ export const state = {
   openChatId: null,
   seenIds: new Set(),      // message ids counted already (live and SYNC frames may overlap)
   pending: new Map(),      // client_message_id -> { chat_id, text, client_message_id, created, error? }
+  presence: new Map(),     // user id -> { online, last_seen } (README "Presence"), from the last REST answer or a TYPING
+  typing: new Map(),       // chat id -> Map(user id -> when their TYPING stops showing, in ms)
 };
 
 export function reset() {
@@ -64,6 +66,21 @@ export function reset() {
   state.openChatId = null;
   state.seenIds.clear();
   state.pending.clear();
+  state.presence.clear();
+  state.typing.clear();
+}
+
+/** Remembers the presence the server reported for these people (members, or a private chat's peer). */
+export function notePresence(people) {
+  for (const person of people) {
+    if (person) state.presence.set(person.id, { online: person.online, last_seen: person.last_seen });
+  }
+}
+
+/** The ids of the people whose TYPING in the chat still shows. */
+export function typersIn(chatId, now = Date.now()) {
+  const typers = state.typing.get(chatId);
+  return typers ? [...typers].filter(([, until]) => until > now).map(([userId]) => userId) : [];
 }
 
 /** Replaces the chat list with the server's; keeps a newer last message this page already has. */
@@ -80,6 +97,7 @@ export function replaceChats(serverChats) {
   }
   state.chats = next;
   state.order = serverChats.map((chat) => chat.id);
+  notePresence(serverChats.map((chat) => chat.peer));
   for (const id of [...state.conversations.keys()]) {
     if (!next.has(id)) state.conversations.delete(id);
   }
