@@ -70,7 +70,7 @@ public static partial class RealtimeApi
 
         // Registered before the upgrade completes: once the client sees the handshake succeed, it gets every
         // event committed after that (events of the last moments wait in the connection's queue).
-        await using var connection = new ClientConnection(me.Id, limits.Value, logger);
+        await using var connection = new ClientConnection(me.Id, me.SessionId, limits.Value, logger);
         if (!await slots.TryOpenAsync(connection))
         {
             return TypedResults.Problem($"You have {limits.Value.ConnectionsPerUser} connections open already; close one first.",
