@@ -307,8 +307,32 @@ public sealed class SessionsTests(SharedApp shared, PostgresServer postgres) : I
 }
 
 /// <summary>Sessions across two replicas sharing Redis: an ended session's tokens and sockets stop on both within 5 s.</summary>
-public sealed class SessionsAcrossReplicasTests(TwoReplicas replicas) : IClassFixture<TwoReplicas>
+public sealed class SessionsAcrossReplicasTests(TwoReplicas replicas, PostgresServer postgres) : IClassFixture<TwoReplicas>
 {
+    /// <summary>
+    /// Redis is down, so the other replica never hears of the logout; it finds out by asking the database
+    /// (<see cref="WinDi.Api.Realtime.EndedSessionSweep"/>), and closes the socket within seconds, not at its token's expiry.
+    /// </summary>
+    [Fact]
+    public async Task ASessionEndedWhileRedisIsDownHasItsSocketOnTheOtherReplicaClosedWithinSeconds()
+    {
+        await using var redis = await RedisServer.StartPrivateAsync();
+        var (a, b) = await TwoReplicas.StartAsync(postgres, redis.ConnectionString);
+        await using var replicaA = a;
+        await using var replicaB = b;
+        var ann = await a.RegisterAsync();
+        var laptop = await a.NewSessionAsync(ann.Email, ann.Password);
+        await using var onB = await WsClient.ConnectAsync(b, ann.Token);
+        await using var laptopOnB = await WsClient.ConnectAsync(b, laptop.AccessToken);
+        await redis.StopAsync();
+
+        Assert.Equal(HttpStatusCode.NoContent, (await ann.Http.PostAsync("/logout", null)).StatusCode);
+
+        await onB.Closed.WaitAsync(WinDi.Api.Realtime.EndedSessionSweep.Every + TimeSpan.FromSeconds(5));
+        Assert.Equal(WebSocketCloseStatus.PolicyViolation, onB.CloseStatus);
+        await laptopOnB.ExpectNothingPendingAsync(TimeSpan.Zero);
+    }
+
     [Fact]
     public async Task LogoutOnOneReplicaRefusesTheTokenAndClosesTheSessionsSocketsWith1008OnBothWithin5Seconds()
     {

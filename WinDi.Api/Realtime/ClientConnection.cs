@@ -44,6 +44,9 @@ public sealed partial class ClientConnection : IAsyncDisposable
     public long UserId { get; }
     public Guid? SessionId { get; }
 
+    /// <summary>Neither closing nor closed.</summary>
+    public bool IsOpen => Volatile.Read(ref state) == Open;
+
     /// <summary>
     /// Queues a live event and never throws: it runs on the sender's path. Output past the byte bound aborts
     /// this connection; a connection that is already closing just drops the frame.

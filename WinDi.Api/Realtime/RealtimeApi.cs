@@ -39,6 +39,8 @@ public static partial class RealtimeApi
             builder.Services.AddSingleton<RedisRelay>();
             builder.Services.AddSingleton<IEventRelay>(services => services.GetRequiredService<RedisRelay>());
             builder.Services.AddHostedService(services => services.GetRequiredService<RedisRelay>());
+            // The other replicas' sockets of a session whose notice Redis lost still close within seconds.
+            builder.Services.AddHostedService<EndedSessionSweep>();
         }
         else
         {
