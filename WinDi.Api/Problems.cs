@@ -28,6 +28,16 @@ public sealed class RequestErrors
     public void Add(string field, string error) =>
         errors[field] = errors.TryGetValue(field, out var existing) ? [.. existing, error] : [error];
 
-    public ValidationProblem ToResult() =>
-        TypedResults.ValidationProblem(errors, detail: string.Join(" ", errors.Values.SelectMany(e => e)));
+    /// <param name="oauthError">The RFC 6749 §5.2 <c>error</c> member that the token endpoint's 400s also carry.</param>
+    public ValidationProblem ToResult(string? oauthError = null) =>
+        TypedResults.ValidationProblem(errors, detail: string.Join(" ", errors.Values.SelectMany(e => e)),
+            extensions: oauthError is null ? null : new Dictionary<string, object?> { ["error"] = oauthError });
+}
+
+/// <summary>The RFC 6749 §5.2 error codes POST /token answers with (in the problem document's <c>error</c> member).</summary>
+public static class OAuthError
+{
+    public const string InvalidRequest = "invalid_request";
+    public const string InvalidGrant = "invalid_grant";
+    public const string UnsupportedGrantType = "unsupported_grant_type";
 }

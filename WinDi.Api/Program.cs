@@ -63,6 +63,7 @@ app.MapScalarApiReference();
 app.MapGet("/docs", () => Results.Redirect("/scalar")).ExcludeFromDescription();
 
 app.MapAuth();
+app.MapSessions();
 app.MapUsers();
 app.MapChats();
 app.MapHistory();

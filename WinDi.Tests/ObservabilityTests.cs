@@ -32,10 +32,17 @@ public sealed class ObservabilityTests(PostgresServer postgres)
         await ann.Http.GetAsync($"/history/{chatId}");
         using var anonymous = app.Anonymous();
         await anonymous.PostAsync("/token", new FormUrlEncodedContent(new Dictionary<string, string> { ["username"] = ann.Email, ["password"] = "WrongPassword!" }));
+        // A refresh, a reuse of the rotated token (which ends the session), and a logout: the refresh tokens stay out too.
+        var refreshed = Tokens.From(await (await app.RefreshAsync(bob.RefreshToken)).Content.ReadFromJsonAsync<JsonElement>());
+        Assert.Equal(HttpStatusCode.BadRequest, (await app.RefreshAsync(bob.RefreshToken)).StatusCode);
+        Assert.Equal(HttpStatusCode.NoContent, (await ann.Http.PostAsync("/logout", null)).StatusCode);
+        Assert.Equal(HttpStatusCode.BadRequest, (await app.RefreshAsync(ann.RefreshToken)).StatusCode);
 
         Assert.NotEmpty(app.Logs);
         Assert.Contains(tags, t => t.Contains("/ws", StringComparison.Ordinal));
-        foreach (var secret in new[] { ann.Token, bob.Token, ann.Token.Split('.')[2], ann.Password, "WrongPassword!", "secret plans" })
+        Assert.Contains(app.Logs, line => line.Contains("was used again: the session is revoked", StringComparison.Ordinal));
+        foreach (var secret in new[] { ann.Token, bob.Token, ann.Token.Split('.')[2], ann.Password, "WrongPassword!", "secret plans",
+            ann.RefreshToken, bob.RefreshToken, refreshed.RefreshToken, refreshed.AccessToken.Split('.')[2] })
         {
             Assert.DoesNotContain(app.Logs, line => line.Contains(secret, StringComparison.Ordinal));
             Assert.DoesNotContain(tags, tag => tag.Contains(secret, StringComparison.Ordinal));

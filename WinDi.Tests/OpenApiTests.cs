@@ -23,6 +23,9 @@ public sealed class OpenApiTests(SharedApp shared) : IClassFixture<SharedApp>
         ["POST /chats/{id}/add-user"] = [(400, Problem), (401, Problem), (403, Problem), (404, Problem), (409, Problem), (503, Problem)],
         ["DELETE /chats/{id}/exit"] = [(401, Problem), (403, Problem), (404, Problem), (503, Problem)],
         ["GET /history/{chatId}"] = [(400, Invalid), (401, Problem), (403, Problem), (404, Problem), (503, Problem)],
+        ["POST /logout"] = [(401, Problem), (503, Problem)],
+        ["GET /sessions"] = [(401, Problem), (503, Problem)],
+        ["DELETE /sessions/{id}"] = [(401, Problem), (404, Problem), (503, Problem)],
     };
 
     public static TheoryData<string> Operations => [.. Expected.Keys];

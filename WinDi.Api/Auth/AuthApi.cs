@@ -26,7 +26,13 @@ public static class AuthApi
             .ProducesProblem(StatusCodes.Status503ServiceUnavailable);
         auth.MapPost("/register", Register).WithSummary("Create an account")
             .ProducesProblem(StatusCodes.Status409Conflict);
-        auth.MapPost("/token", IssueToken).WithSummary("Log in (OAuth2 password form: username = email)")
+        auth.MapPost("/token", IssueToken).WithSummary("Log in, or refresh a session (OAuth2 token endpoint)")
+            .WithDescription("Password grant (grant_type=password, or no grant_type, as the original's clients send): username = " +
+                "email, password; starts a session. Refresh grant: grant_type=refresh_token&refresh_token=R; R stops working and " +
+                "the answer carries its successor (rotation). A rotated R used again ends its session. Both answer access_token, " +
+                "token_type, expires_in, refresh_token and refresh_expires_in (seconds). A 400 carries the RFC 6749 §5.2 member " +
+                "error: invalid_request, invalid_grant (the refresh token is unknown, expired, rotated or revoked: log in again) " +
+                "or unsupported_grant_type.")
             .DisableAntiforgery()
             .ProducesProblem(StatusCodes.Status401Unauthorized);
         return routes;
@@ -77,9 +83,53 @@ public static class AuthApi
         return TypedResults.Created($"/users/{user.Id}", new UserDto(user.Id, user.Email, user.Name));
     }
 
+    /// <summary>
+    /// The OAuth2 token endpoint (RFC 6749 §4.3 and §6). Both grants count towards the per-address request limit: it is
+    /// decided before the body (and so the grant) is read, and a client refreshes once per access token.
+    /// </summary>
     private static async Task<Results<Ok<TokenResponse>, ValidationProblem, ProblemHttpResult>> IssueToken(
-        [FromForm] string? username, [FromForm] string? password,
-        WinDiDb db, IPasswordHasher<User> hasher, TokenIssuer tokens, LoginThrottle throttle,
+        [FromForm(Name = "grant_type")] string? grantType, [FromForm] string? username, [FromForm] string? password,
+        [FromForm(Name = "refresh_token")] string? refreshToken,
+        WinDiDb db, IPasswordHasher<User> hasher, TokenIssuer tokens, LoginThrottle throttle, Sessions sessions,
+        HttpContext http, ILogger<AuthLog> logger, CancellationToken ct)
+    {
+        // RFC 6749 §5.1: a response that carries tokens is never cached.
+        http.Response.Headers.CacheControl = "no-store";
+        http.Response.Headers.Pragma = "no-cache";
+        switch (grantType)
+        {
+            case null or "" or "password":
+                return await PasswordGrantAsync(username, password, db, hasher, tokens, throttle, sessions, http, logger, ct);
+            case "refresh_token":
+                return await RefreshGrantAsync(refreshToken, tokens, sessions, logger, ct);
+            default:
+                var unsupported = new RequestErrors();
+                unsupported.Add("grant_type", "grant_type must be password (or left out) or refresh_token.");
+                return unsupported.ToResult(OAuthError.UnsupportedGrantType);
+        }
+    }
+
+    private static async Task<Results<Ok<TokenResponse>, ValidationProblem, ProblemHttpResult>> RefreshGrantAsync(
+        string? refreshToken, TokenIssuer tokens, Sessions sessions, ILogger<AuthLog> logger, CancellationToken ct)
+    {
+        var errors = new RequestErrors();
+        if (string.IsNullOrEmpty(refreshToken))
+        {
+            errors.Add("refresh_token", "refresh_token is required with grant_type=refresh_token.");
+            return errors.ToResult(OAuthError.InvalidRequest);
+        }
+        if (await sessions.RefreshAsync(refreshToken, ct) is not { } refreshed)
+        {
+            AuthLog.RefreshRefused(logger);
+            errors.Add("refresh_token", "This refresh token is not valid: it is unknown, expired, already used or revoked. Log in again.");
+            return errors.ToResult(OAuthError.InvalidGrant);
+        }
+        return TypedResults.Ok(tokens.Issue(refreshed.UserId, refreshed.Name, refreshed.Email, refreshed.SessionId, refreshed.RefreshToken));
+    }
+
+    private static async Task<Results<Ok<TokenResponse>, ValidationProblem, ProblemHttpResult>> PasswordGrantAsync(
+        string? username, string? password,
+        WinDiDb db, IPasswordHasher<User> hasher, TokenIssuer tokens, LoginThrottle throttle, Sessions sessions,
         HttpContext http, ILogger<AuthLog> logger, CancellationToken ct)
     {
         // Before anything is counted or hashed: no account has a longer email, and a counter is never keyed by a long string.
@@ -90,7 +140,7 @@ public static class AuthApi
             if (usernameLength == 0) errors.Add("username", "username (your email) is required.");
             if (usernameLength > MaxEmailLength) errors.Add("username", $"username (your email) must be at most {MaxEmailLength} characters.");
             if (string.IsNullOrEmpty(password)) errors.Add("password", "password is required.");
-            return errors.ToResult();
+            return errors.ToResult(OAuthError.InvalidRequest);
         }
 
         var account = User.Normalize(username);
@@ -128,7 +178,8 @@ public static class AuthApi
             await db.Users.Where(u => u.Id == user.Id)
                 .ExecuteUpdateAsync(s => s.SetProperty(u => u.PasswordHash, hasher.HashPassword(user, password)), ct);
         }
-        return TypedResults.Ok(tokens.Issue(user));
+        var (sessionId, refresh) = await sessions.StartAsync(user.Id, ct);
+        return TypedResults.Ok(tokens.Issue(user.Id, user.Name, user.Email, sessionId, refresh));
     }
 
     private static bool IsEmail(string email) =>
@@ -159,4 +210,7 @@ public sealed partial class AuthLog
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Login refused: too many failed attempts for the account from the client's address")]
     public static partial void LoginThrottled(ILogger logger);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Refresh refused: the refresh token is unknown, expired, rotated or revoked")]
+    public static partial void RefreshRefused(ILogger logger);
 }

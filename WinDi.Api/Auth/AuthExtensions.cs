@@ -17,6 +17,8 @@ public static class AuthExtensions
         services.AddSingleton<IPasswordHasher<User>, PasswordHasher<User>>();
         services.AddSingleton<LoginThrottle>();
         services.AddSingleton<AccessCheck>();
+        services.AddSingleton<RefreshTokens>();
+        services.AddSingleton<Sessions>();
         services.AddRateLimiter(options =>
         {
             options.RejectionStatusCode = StatusCodes.Status429TooManyRequests;
@@ -32,7 +34,7 @@ public static class AuthExtensions
                 bearer.Events = new JwtBearerEvents
                 {
                     OnMessageReceived = ReadWebSocketToken,
-                    OnTokenValidated = RefuseTokensOfUsersWhoAreGone,
+                    OnTokenValidated = RefuseTokensOfEndedSessions,
                     OnChallenge = ExplainRefusal,
                 };
             });
@@ -53,20 +55,25 @@ public static class AuthExtensions
     }
 
     /// <summary>
-    /// A good signature proves that WinDi minted the token, not that its user still exists: <see cref="AccessCheck"/>
-    /// decides, for REST and the WebSocket upgrade alike (both are authenticated here).
+    /// A good signature proves that WinDi minted the token, not that its user still exists or that its session was not
+    /// revoked: <see cref="AccessCheck"/> decides, for REST and the WebSocket upgrade alike (both are authenticated here).
     /// </summary>
-    private static async Task RefuseTokensOfUsersWhoAreGone(TokenValidatedContext context)
+    private static async Task RefuseTokensOfEndedSessions(TokenValidatedContext context)
     {
         if (!CurrentUser.TryFrom(context.Principal, out var user))
         {
             context.Fail(new TokenRefusedException(StatusCodes.Status401Unauthorized, "This token names no user; log in again."));
             return;
         }
-        var access = await context.HttpContext.RequestServices.GetRequiredService<AccessCheck>().CheckAsync(user.Id, context.HttpContext.RequestAborted);
+        var access = await context.HttpContext.RequestServices.GetRequiredService<AccessCheck>().CheckAsync(user, context.HttpContext.RequestAborted);
         if (access == Access.UserGone)
         {
             context.Fail(new TokenRefusedException(StatusCodes.Status401Unauthorized, "The account of this token no longer exists; log in again."));
+        }
+        else if (access == Access.SessionEnded)
+        {
+            context.Fail(new TokenRefusedException(StatusCodes.Status401Unauthorized,
+                "The session of this token has ended (logged out, signed out from another device, or expired); log in again."));
         }
         else if (access == Access.Unverifiable)
         {

@@ -1,4 +1,5 @@
 using Microsoft.EntityFrameworkCore;
+using WinDi.Api.Auth;
 using WinDi.Api.Chats;
 using WinDi.Api.Messages;
 using WinDi.Api.Users;
@@ -11,6 +12,7 @@ public sealed class WinDiDb(DbContextOptions<WinDiDb> options) : DbContext(optio
     public DbSet<Chat> Chats => Set<Chat>();
     public DbSet<ChatMember> ChatMembers => Set<ChatMember>();
     public DbSet<Message> Messages => Set<Message>();
+    public DbSet<Session> Sessions => Set<Session>();
 
     protected override void OnModelCreating(ModelBuilder modelBuilder)
     {
@@ -53,6 +55,21 @@ public sealed class WinDiDb(DbContextOptions<WinDiDb> options) : DbContext(optio
             message.HasIndex(m => new { m.ChatId, m.Id });
             message.HasOne(m => m.Chat).WithMany(c => c.Messages).HasForeignKey(m => m.ChatId);
             message.HasOne<User>().WithMany().HasForeignKey(m => m.SenderId);
+        });
+
+        modelBuilder.Entity<Session>(session =>
+        {
+            // Ids come from the API (Guid.CreateVersion7: time-ordered for the index), since the refresh token carries its session's id.
+            session.Property(s => s.Id).ValueGeneratedNever();
+            session.Property(s => s.CreatedAt).HasDefaultValueSql("now()");
+            session.Property(s => s.LastUsedAt).HasDefaultValueSql("now()");
+            session.Property(s => s.RefreshHash).HasMaxLength(32);
+            // A refresh is one lookup by the token's hash.
+            session.HasIndex(s => s.RefreshHash).IsUnique();
+            // GET /sessions, and clearing a user's ended sessions at login.
+            session.HasIndex(s => s.UserId);
+            // A user deleted by hand takes their sessions along (and so every token of theirs stops working).
+            session.HasOne<User>().WithMany().HasForeignKey(s => s.UserId).OnDelete(DeleteBehavior.Cascade);
         });
     }
 }

@@ -29,10 +29,12 @@ public sealed partial class ClientConnection : IAsyncDisposable
     private readonly CancellationTokenSource closing = new();
     private int state = Open;
 
-    public ClientConnection(long userId, LimitsOptions limits, ILogger logger)
+    /// <param name="sessionId">The session of the token it was opened with (null for a token without one); it closes when that session ends.</param>
+    public ClientConnection(long userId, Guid? sessionId, LimitsOptions limits, ILogger logger)
     {
         this.logger = logger;
         UserId = userId;
+        SessionId = sessionId;
         maxFrameBytes = limits.MaxFrameBytes;
         maxPendingBytes = limits.ConnectionQueueBytes;
         commands = new CommandBudget(limits.SendPerSecond, limits.SendBurst);
@@ -40,6 +42,10 @@ public sealed partial class ClientConnection : IAsyncDisposable
 
     public Guid Id { get; } = Guid.NewGuid();
     public long UserId { get; }
+    public Guid? SessionId { get; }
+
+    /// <summary>Neither closing nor closed.</summary>
+    public bool IsOpen => Volatile.Read(ref state) == Open;
 
     /// <summary>
     /// Queues a live event and never throws: it runs on the sender's path. Output past the byte bound aborts

@@ -1,5 +1,7 @@
 using System.Collections.Concurrent;
 using System.Collections.Immutable;
+using System.Net.WebSockets;
+using WinDi.Api.Auth;
 
 namespace WinDi.Api.Realtime;
 
@@ -57,6 +59,29 @@ public sealed class ConnectionRegistry
 
     /// <summary>Every user with a connection open on this node now.</summary>
     public IEnumerable<long> Users => byUser.Keys;
+
+    /// <summary>
+    /// A session ended: its tokens are refused here from now on (so no new socket of it opens), then its sockets on
+    /// this node close with 1008 after what is already queued for them.
+    /// </summary>
+    /// <returns>How many of this node's connections were closed.</returns>
+    public int EndSession(EndedSession ended, AccessCheck access)
+    {
+        access.Forget(ended);
+        var closed = 0;
+        if (byUser.TryGetValue(ended.UserId, out var connections))
+        {
+            foreach (var connection in connections)
+            {
+                if (connection.SessionId == ended.SessionId)
+                {
+                    connection.Close(WebSocketCloseStatus.PolicyViolation, "Session ended");
+                    closed++;
+                }
+            }
+        }
+        return closed;
+    }
 
     /// <summary>Queues the frame on each connection without waiting: a slow connection never holds up the others.</summary>
     /// <returns>How many of this node's connections the frame was offered to.</returns>

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using WinDi.Api.Auth;
 
 namespace WinDi.Api.Realtime;
 
@@ -14,11 +15,20 @@ public interface IEventRelay
 {
     /// <param name="parent">The span the "relay publish" span belongs under; default: the current one.</param>
     ValueTask PublishAsync(RealtimeEvent realtimeEvent, ActivityContext parent, CancellationToken ct);
+
+    /// <summary>
+    /// Tells every node, this one first, that a session ended (after the revocation committed): each refuses the
+    /// session's access tokens from now on (<see cref="AccessCheck.Forget"/>) and closes its sockets with 1008. Never
+    /// waits and never throws; a node that misses it (Redis down) still refuses the tokens within AccessCheck's 5 s.
+    /// </summary>
+    void PublishSessionEnded(EndedSession ended);
 }
 
 /// <summary>Delivers to this node's connections, the only ones there are; <see cref="RedisRelay"/> does the same, then tells the other nodes.</summary>
-public sealed class InProcessRelay(ConnectionRegistry connections) : IEventRelay
+public sealed class InProcessRelay(ConnectionRegistry connections, AccessCheck access) : IEventRelay
 {
+    public void PublishSessionEnded(EndedSession ended) => connections.EndSession(ended, access);
+
     public ValueTask PublishAsync(RealtimeEvent realtimeEvent, ActivityContext parent, CancellationToken ct)
     {
         using var activity = Telemetry.Source.StartActivity("relay publish", ActivityKind.Internal, parent);

@@ -45,6 +45,8 @@ public static partial class RealtimeApi
             builder.Services.AddSingleton<RedisRelay>();
             builder.Services.AddSingleton<IEventRelay>(services => services.GetRequiredService<RedisRelay>());
             builder.Services.AddHostedService(services => services.GetRequiredService<RedisRelay>());
+            // The other replicas' sockets of a session whose notice Redis lost still close within seconds.
+            builder.Services.AddHostedService<EndedSessionSweep>();
         }
         else
         {
@@ -76,7 +78,7 @@ public static partial class RealtimeApi
 
         // Registered before the upgrade completes: once the client sees the handshake succeed, it gets every
         // event committed after that (events of the last moments wait in the connection's queue).
-        await using var connection = new ClientConnection(me.Id, limits.Value, logger);
+        await using var connection = new ClientConnection(me.Id, me.SessionId, limits.Value, logger);
         if (!await slots.TryOpenAsync(connection))
         {
             return TypedResults.Problem($"You have {limits.Value.ConnectionsPerUser} connections open already; close one first.",

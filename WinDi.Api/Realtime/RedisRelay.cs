@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using StackExchange.Redis;
+using WinDi.Api.Auth;
 
 namespace WinDi.Api.Realtime;
 
@@ -10,13 +11,17 @@ namespace WinDi.Api.Realtime;
 /// of a send: when it is down, publishing fails fast, this node's clients still get everything, the others
 /// catch up with SYNC, and the subscription comes back by itself when Redis does.
 /// Each envelope carries the trace context of its "relay publish" span, so the "relay deliver" span on every
-/// other replica joins the sender's trace.
+/// other replica joins the sender's trace. Ended sessions go on a channel of their own (<see cref="SessionsChannelName"/>),
+/// so that the events' envelope and its hot path stay as they are.
 /// </summary>
-public sealed partial class RedisRelay(IConnectionMultiplexer redis, ConnectionRegistry connections, RelayKey key, ILogger<RedisRelay> logger)
+public sealed partial class RedisRelay(IConnectionMultiplexer redis, ConnectionRegistry connections, AccessCheck access, RelayKey key,
+    ILogger<RedisRelay> logger)
     : BackgroundService, IEventRelay
 {
     public const string ChannelName = "windi:events";
+    public const string SessionsChannelName = "windi:sessions";
     private static readonly RedisChannel Channel = RedisChannel.Literal(ChannelName);
+    private static readonly RedisChannel SessionsChannel = RedisChannel.Literal(SessionsChannelName);
 
     private readonly Guid node = Guid.NewGuid();
     private readonly TaskCompletionSource subscribed = new(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -41,15 +46,25 @@ public sealed partial class RedisRelay(IConnectionMultiplexer redis, ConnectionR
         }
         var offered = connections.Deliver(realtimeEvent);
         activity?.SetTag("windi.connections", offered);
-        _ = PublishToOtherNodesAsync(RelayEnvelope.Encode(key, node, Activity.Current?.Context ?? default, realtimeEvent));
+        _ = PublishToOtherNodesAsync(Channel, RelayEnvelope.Encode(key, node, Activity.Current?.Context ?? default, realtimeEvent));
         return ValueTask.CompletedTask;
     }
 
-    private async Task PublishToOtherNodesAsync(byte[] envelope)
+    /// <summary>
+    /// Ends the session here, then tells the other nodes. While Redis is down they do not hear of it: they refuse its
+    /// tokens within AccessCheck's 5 s all the same, and its sockets there close when their token expires.
+    /// </summary>
+    public void PublishSessionEnded(EndedSession ended)
+    {
+        connections.EndSession(ended, access);
+        _ = PublishToOtherNodesAsync(SessionsChannel, SessionEndedEnvelope.Encode(key, node, ended));
+    }
+
+    private async Task PublishToOtherNodesAsync(RedisChannel channel, byte[] envelope)
     {
         try
         {
-            await redis.GetSubscriber().PublishAsync(Channel, envelope);
+            await redis.GetSubscriber().PublishAsync(channel, envelope);
             Telemetry.RelayPublished.Add(1);
             // Read first: a shared write on every publish would contend between threads for nothing.
             if (Volatile.Read(ref publishFailuresLogged) != 0)
@@ -79,6 +94,8 @@ public sealed partial class RedisRelay(IConnectionMultiplexer redis, ConnectionR
         {
             try
             {
+                var sessions = await redis.GetSubscriber().SubscribeAsync(SessionsChannel);
+                sessions.OnMessage(ReceiveSessionEnded);
                 var queue = await redis.GetSubscriber().SubscribeAsync(Channel);
                 queue.OnMessage(Receive);
                 subscribed.TrySetResult();
@@ -113,6 +130,22 @@ public sealed partial class RedisRelay(IConnectionMultiplexer redis, ConnectionR
         }
     }
 
+    private void ReceiveSessionEnded(ChannelMessage message)
+    {
+        try
+        {
+            var (origin, ended) = SessionEndedEnvelope.Decode(key, (byte[])message.Message!);
+            if (origin != node)
+            {
+                connections.EndSession(ended, access);
+            }
+        }
+        catch (FormatException e)
+        {
+            Log.MalformedEnvelope(logger, e);
+        }
+    }
+
     /// <summary>
     /// A Consumer span whose parent is the publisher's span on the other replica (no remote parent when the
     /// envelope carries no context). Null when nobody listens, checked before the context's ids are parsed:
@@ -138,6 +171,7 @@ public sealed partial class RedisRelay(IConnectionMultiplexer redis, ConnectionR
     {
         await base.StopAsync(cancellationToken);
         await redis.GetSubscriber().UnsubscribeAsync(Channel).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+        await redis.GetSubscriber().UnsubscribeAsync(SessionsChannel).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
     }
 
     private static partial class Log

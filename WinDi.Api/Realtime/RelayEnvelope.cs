@@ -1,6 +1,7 @@
 using System.Buffers.Binary;
 using System.Diagnostics;
 using System.Security.Cryptography;
+using WinDi.Api.Auth;
 
 namespace WinDi.Api.Realtime;
 
@@ -148,4 +149,60 @@ public readonly struct RelayTrace
 
     /// <summary>The publisher's span as a remote parent; default when the envelope carries no context.</summary>
     public ActivityContext ToActivityContext() => context.IsEmpty ? default : RelayEnvelope.ReadTraceContext(context.Span);
+}
+
+/// <summary>
+/// A session that ended, on the <c>windi:sessions</c> channel (<see cref="RedisRelay"/>): every replica closes its sockets
+/// of the session and refuses its tokens. Authenticated like <see cref="RelayEnvelope"/>, with the same key under a label
+/// of its own, so that a process that can only reach Redis cannot close anyone's sockets either.
+/// <code>
+/// offset  bytes  field
+///      0     16  node id (Guid bytes)
+///     16      8  user id (int64, little endian)
+///     24     16  session id (Guid bytes)
+///     40     16  tag: HMAC-SHA256 of the label "windi session ended" and the 40 bytes before it, first 16 bytes
+/// </code>
+/// </summary>
+public static class SessionEndedEnvelope
+{
+    private const int BodyBytes = 16 + sizeof(long) + 16;
+    public const int Length = BodyBytes + RelayEnvelope.TagBytes;
+    private static readonly byte[] Label = "windi session ended"u8.ToArray();
+
+    public static byte[] Encode(RelayKey key, Guid node, EndedSession ended)
+    {
+        var buffer = new byte[Length];
+        node.TryWriteBytes(buffer);
+        BinaryPrimitives.WriteInt64LittleEndian(buffer.AsSpan(16), ended.UserId);
+        ended.SessionId.TryWriteBytes(buffer.AsSpan(16 + sizeof(long)));
+        Tag(key, buffer.AsSpan(0, BodyBytes), buffer.AsSpan(BodyBytes));
+        return buffer;
+    }
+
+    /// <exception cref="FormatException">Not an envelope <see cref="Encode"/> wrote with this key; the only exception it throws.</exception>
+    public static (Guid Node, EndedSession Ended) Decode(RelayKey key, ReadOnlySpan<byte> envelope)
+    {
+        if (envelope.Length != Length)
+        {
+            throw new FormatException($"Malformed session-ended envelope: {envelope.Length} bytes, not {Length}.");
+        }
+        Span<byte> expected = stackalloc byte[RelayEnvelope.TagBytes];
+        Tag(key, envelope[..BodyBytes], expected);
+        if (!CryptographicOperations.FixedTimeEquals(expected, envelope[BodyBytes..]))
+        {
+            throw new FormatException("Session-ended envelope failed authentication: it was not written by a replica with this relay key.");
+        }
+        return (new Guid(envelope[..16]),
+            new EndedSession(BinaryPrimitives.ReadInt64LittleEndian(envelope[16..]), new Guid(envelope.Slice(16 + sizeof(long), 16))));
+    }
+
+    private static void Tag(RelayKey key, ReadOnlySpan<byte> body, Span<byte> tag)
+    {
+        Span<byte> labelled = stackalloc byte[Label.Length + BodyBytes];
+        Label.CopyTo(labelled);
+        body.CopyTo(labelled[Label.Length..]);
+        Span<byte> mac = stackalloc byte[HMACSHA256.HashSizeInBytes];
+        HMACSHA256.HashData(key.Bytes, labelled, mac);
+        mac[..RelayEnvelope.TagBytes].CopyTo(tag);
+    }
 }

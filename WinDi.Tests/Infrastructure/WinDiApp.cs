@@ -119,16 +119,30 @@ public class WinDiApp : WebApplicationFactory<Program>
         var registered = await anonymous.PostAsJsonAsync("/register", new { name = name ?? "Test Person", email, password });
         Assert.Equal(HttpStatusCode.Created, registered.StatusCode);
         var id = (await registered.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("id").GetInt64();
-        var token = await LoginAsync(email, password);
-        return new TestUser(id, name ?? "Test Person", email, password, token, Authorized(token), this);
+        var tokens = await NewSessionAsync(email, password);
+        return new TestUser(id, name ?? "Test Person", email, password, tokens.AccessToken, Authorized(tokens.AccessToken), this, tokens.RefreshToken);
     }
 
-    public async Task<string> LoginAsync(string email, string password)
+    public async Task<string> LoginAsync(string email, string password) => (await NewSessionAsync(email, password)).AccessToken;
+
+    /// <summary>Logs in through POST /token (the password grant): a new session.</summary>
+    public async Task<Tokens> NewSessionAsync(string email, string password)
     {
         using var anonymous = Anonymous();
         var response = await anonymous.PostAsync("/token", new FormUrlEncodedContent(new Dictionary<string, string> { ["username"] = email, ["password"] = password }));
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
-        return (await response.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("access_token").GetString()!;
+        return Tokens.From(await response.Content.ReadFromJsonAsync<JsonElement>());
+    }
+
+    /// <summary>The refresh grant of POST /token, as it answers.</summary>
+    public async Task<HttpResponseMessage> RefreshAsync(string refreshToken)
+    {
+        using var anonymous = Anonymous();
+        return await anonymous.PostAsync("/token", new FormUrlEncodedContent(new Dictionary<string, string>
+        {
+            ["grant_type"] = "refresh_token",
+            ["refresh_token"] = refreshToken,
+        }));
     }
 
     public Uri WebSocketUri(string pathAndQuery) => new UriBuilder(BaseAddress) { Scheme = "ws", Path = "" }.Uri is var root
@@ -190,7 +204,19 @@ public sealed class SharedApp(PostgresServer postgres) : IAsyncLifetime
     public async ValueTask DisposeAsync() => await App.DisposeAsync();
 }
 
-public sealed record TestUser(long Id, string Name, string Email, string Password, string Token, HttpClient Http, WinDiApp App)
+/// <summary>What POST /token answers with: an access token and the refresh token of its session.</summary>
+public sealed record Tokens(string AccessToken, string RefreshToken, int ExpiresIn, int RefreshExpiresIn)
+{
+    public static Tokens From(JsonElement body) => new(
+        body.GetProperty("access_token").GetString()!, body.GetProperty("refresh_token").GetString()!,
+        body.GetProperty("expires_in").GetInt32(), body.GetProperty("refresh_expires_in").GetInt32());
+
+    /// <summary>The session id in the access token's <c>sid</c> claim.</summary>
+    public Guid SessionId => Guid.Parse(new Microsoft.IdentityModel.JsonWebTokens.JsonWebToken(AccessToken).GetClaim("sid").Value);
+}
+
+/// <param name="RefreshToken">The refresh token of the session <see cref="Token"/> belongs to.</param>
+public sealed record TestUser(long Id, string Name, string Email, string Password, string Token, HttpClient Http, WinDiApp App, string RefreshToken = "")
 {
     public Task<WsClient> ConnectAsync() => WsClient.ConnectAsync(App, Token);
 }

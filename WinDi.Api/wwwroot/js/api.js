@@ -1,22 +1,22 @@
 // The REST API (README "REST API"). Failures become ApiError with the problem document's `detail`.
 
 export class ApiError extends Error {
-  constructor(status, message, problem = null) {
+  constructor(status, message, problem = null, retryAfter = null) {
     super(message);
     this.name = 'ApiError';
     this.status = status;
     this.problem = problem;
+    this.retryAfter = retryAfter; // seconds, from a 429's or 503's Retry-After
   }
 }
 
 export class Api {
   /**
-   * @param {() => string | null} getToken
-   * @param {() => void} onUnauthorized called when an authenticated call answers 401 (the session is over)
+   * @param {import('./session.js').Session} session whose access token authenticated calls carry; a 401 refreshes
+   *   it once and repeats the call (the session ends only if the server refuses the refresh)
    */
-  constructor(getToken, onUnauthorized) {
-    this.getToken = getToken;
-    this.onUnauthorized = onUnauthorized;
+  constructor(session) {
+    this.session = session;
   }
 
   register(name, email, password) {
@@ -27,6 +27,21 @@ export class Api {
     const form = new URLSearchParams({ username: email, password });
     return this.#request('POST', '/token', { form, anonymous: true });
   }
+
+  /** The refresh grant: new tokens for the session, the given refresh token stops working. */
+  refreshTokens(refreshToken) {
+    const form = new URLSearchParams({ grant_type: 'refresh_token', refresh_token: refreshToken });
+    return this.#request('POST', '/token', { form, anonymous: true });
+  }
+
+  /** Ends this session on the server. Best effort, and quick: the page forgets its tokens whatever happens. */
+  logout() {
+    return this.#request('POST', '/logout', { timeoutMs: 3000 });
+  }
+
+  sessions() { return this.#request('GET', '/sessions'); }
+
+  endSession(sessionId) { return this.#request('DELETE', `/sessions/${encodeURIComponent(sessionId)}`); }
 
   me() { return this.#request('GET', '/users/me'); }
 
@@ -65,9 +80,11 @@ export class Api {
     return this.#request('GET', `/history/${chatId}?${query}`);
   }
 
-  async #request(method, path, { json, form, anonymous = false } = {}) {
+  async #request(method, path, { json, form, anonymous = false, timeoutMs, retry = true } = {}) {
+    const session = anonymous ? null : this.session;
+    if (session && retry) await session.fresh();
     const headers = { Accept: 'application/json' };
-    if (!anonymous) headers.Authorization = `Bearer ${this.getToken()}`;
+    if (session) headers.Authorization = `Bearer ${session.accessToken}`;
     let body;
     if (json !== undefined) {
       headers['Content-Type'] = 'application/json';
@@ -78,15 +95,17 @@ export class Api {
 
     let response;
     try {
-      response = await fetch(path, { method, headers, body });
+      response = await fetch(path, { method, headers, body, signal: timeoutMs ? AbortSignal.timeout(timeoutMs) : undefined });
     } catch {
       throw new ApiError(0, 'Cannot reach the server. Check your connection and try again.');
     }
     if (response.ok) {
       return response.status === 204 ? null : response.json();
     }
-    if (response.status === 401 && !anonymous) {
-      this.onUnauthorized();
+    if (response.status === 401 && session && retry) {
+      // Expired, or the session ended: a refresh tells which (it rejects, and ends the session, only for the latter).
+      await session.refresh();
+      return this.#request(method, path, { json, form, retry: false });
     }
     throw await problemFrom(response);
   }
@@ -104,5 +123,5 @@ async function problemFrom(response) {
   if (response.status === 429 && retryAfter && !/\d/.test(message)) {
     message += ` Try again in ${retryAfter} seconds.`;
   }
-  return new ApiError(response.status, message, problem);
+  return new ApiError(response.status, message, problem, retryAfter);
 }

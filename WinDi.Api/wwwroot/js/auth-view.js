@@ -41,9 +41,9 @@ export function createAuthView({ api, onLoggedIn }) {
       return;
     }
     submitting(loginForm, loginError, async () => {
-      const { access_token: token } = await api.login(email, password);
+      const tokens = await api.login(email, password);
       byId('login-password').value = '';
-      onLoggedIn(token);
+      onLoggedIn(tokens);
     });
   });
 
@@ -58,9 +58,9 @@ export function createAuthView({ api, onLoggedIn }) {
     }
     submitting(registerForm, registerError, async () => {
       await api.register(name, email, password);
-      const { access_token: token } = await api.login(email, password);
+      const tokens = await api.login(email, password);
       byId('register-password').value = '';
-      onLoggedIn(token);
+      onLoggedIn(tokens);
     });
   });
 

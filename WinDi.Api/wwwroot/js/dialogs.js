@@ -1,16 +1,18 @@
-// New chat, new group, add member, leave: modal <dialog>s (Escape closes them, focus returns).
+// New chat, new group, add member, leave, devices: modal <dialog>s (Escape closes them, focus returns).
 
 import { state } from './state.js';
-import { byId, toast } from './dom.js';
+import { byId, el, toast } from './dom.js';
 import { createUserSearch } from './user-search.js';
 import { chatName } from './chat-list.js';
+import { fullDateTime } from './format.js';
 
 export function setupDialogs({ api, messenger, navigate }) {
   const newChatDialog = byId('new-chat-dialog');
   const newGroupDialog = byId('new-group-dialog');
   const addMemberDialog = byId('add-member-dialog');
   const leaveDialog = byId('leave-dialog');
-  const all = [newChatDialog, newGroupDialog, addMemberDialog, leaveDialog];
+  const devicesDialog = byId('devices-dialog');
+  const all = [newChatDialog, newGroupDialog, addMemberDialog, leaveDialog, devicesDialog];
 
   for (const dialog of all) {
     dialog.querySelectorAll('[data-close]').forEach((button) => button.addEventListener('click', () => dialog.close()));
@@ -96,6 +98,50 @@ export function setupDialogs({ api, messenger, navigate }) {
       submit.disabled = false;
     }
   });
+
+  // Devices: GET /sessions lists this person's live sessions; DELETE /sessions/{id} signs one out (its page is
+  // logged out within seconds: its socket closes and its refresh token is refused).
+  const deviceList = byId('device-list');
+  const devicesError = byId('devices-error');
+  const signOutOthers = byId('sign-out-others');
+  let sessions = [];
+
+  async function loadDevices() {
+    devicesError.textContent = '';
+    try {
+      // This device first, then the others as the server orders them (the most recently used first).
+      sessions = (await api.sessions()).sort((x, y) => Number(y.current) - Number(x.current));
+    } catch (failure) {
+      devicesError.textContent = failure.message;
+      return;
+    }
+    deviceList.replaceChildren(...sessions.map((session) => el('li', { class: 'device', dataset: { current: session.current } },
+      el('span', { class: 'device-text' },
+        el('strong', {}, session.current ? 'This device' : 'Another device'),
+        el('span', { class: 'device-times' },
+          `Logged in ${fullDateTime(session.created_at)} · last active ${fullDateTime(session.last_used_at)}`)),
+      session.current ? null : el('button', { type: 'button', onclick: () => endSessions([session.id]) }, 'Sign out'))));
+    signOutOthers.disabled = !sessions.some((session) => !session.current);
+  }
+
+  async function endSessions(ids) {
+    signOutOthers.disabled = true;
+    const results = await Promise.allSettled(ids.map((id) => api.endSession(id)));
+    // 404: that session had ended already, which is what was asked.
+    const failed = results.find((result) => result.status === 'rejected' && result.reason.status !== 404);
+    await loadDevices();
+    if (failed) devicesError.textContent = failed.reason.message;
+    else toast(ids.length === 1 ? 'That device is signed out.' : `${ids.length} devices are signed out.`);
+  }
+
+  byId('devices-button').addEventListener('click', () => {
+    deviceList.replaceChildren();
+    signOutOthers.disabled = true;
+    devicesDialog.showModal();
+    loadDevices();
+  });
+
+  signOutOthers.addEventListener('click', () => endSessions(sessions.filter((session) => !session.current).map((session) => session.id)));
 
   return {
     addMember() {

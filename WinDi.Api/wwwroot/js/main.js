@@ -3,7 +3,7 @@
 import { Api } from './api.js';
 import { Messenger } from './messenger.js';
 import { state, reset, totalUnread } from './state.js';
-import { savedToken, currentToken, saveToken, forgetSession } from './session.js';
+import { Session } from './session.js';
 import { byId, avatar, toast } from './dom.js';
 import { createAuthView } from './auth-view.js';
 import { createChatList } from './chat-list.js';
@@ -22,11 +22,16 @@ const CONNECTION_TEXT = {
 let messenger = null;
 let retryStartTimer;
 
-const api = new Api(currentToken, () => endSession('Your session has ended. Please log in again.'));
+const session = new Session({
+  exchange: (refreshToken) => api.refreshTokens(refreshToken),
+  onRenewed: () => messenger?.tokenRenewed(),
+  onEnded: (message) => endSession(message),
+});
+const api = new Api(session);
 const auth = createAuthView({
   api,
-  onLoggedIn(token) {
-    saveToken(token);
+  onLoggedIn(tokens) {
+    session.save(tokens);
     startMessenger();
   },
 });
@@ -44,7 +49,7 @@ const conversation = createConversationView({
   onAddMember: () => dialogs.addMember(),
 });
 
-byId('logout-button').addEventListener('click', () => endSession(''));
+byId('logout-button').addEventListener('click', logOut);
 window.addEventListener('hashchange', route);
 
 function navigate(chatId) {
@@ -82,7 +87,7 @@ async function startMessenger() {
   clearTimeout(retryStartTimer);
   auth.hide();
   messengerView.hidden = false;
-  const current = new Messenger(api, { onChange: render, onConnectionState: showConnection, onSessionEnded: endSession });
+  const current = new Messenger(api, { onChange: render, onConnectionState: showConnection });
   messenger = current;
   showConnection('connecting');
   try {
@@ -101,11 +106,21 @@ async function startMessenger() {
   route();
 }
 
+/** Log out: the server ends this session (POST /logout, a few seconds at most), then the page forgets it. */
+async function logOut() {
+  const button = byId('logout-button');
+  button.disabled = true;
+  messenger?.stop();
+  await Promise.race([api.logout().catch(() => {}), new Promise((resolve) => { setTimeout(resolve, 3000); })]);
+  button.disabled = false;
+  endSession('');
+}
+
 function endSession(message) {
   clearTimeout(retryStartTimer);
   messenger?.stop();
   messenger = null;
-  forgetSession();
+  session.forget();
   reset();
   dialogs.closeAll();
   chatList.clear();
@@ -116,5 +131,9 @@ function endSession(message) {
   auth.show(message);
 }
 
-if (savedToken()) startMessenger();
-else auth.show();
+if (session.active) {
+  session.resume();
+  startMessenger();
+} else {
+  auth.show();
+}

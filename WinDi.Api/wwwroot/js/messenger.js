@@ -6,7 +6,6 @@ import {
   state, conversationFor, replaceChats, addChat, removeChat, moveToTop, savePending, loadPending, notePresence,
 } from './state.js';
 import { RealtimeConnection } from './socket.js';
-import { isExpired } from './session.js';
 
 const PAGE_SIZE = 50;
 const REFRESH_EVERY_MS = 30_000;
@@ -20,7 +19,6 @@ export class Messenger {
   #socket;
   #onChange;
   #onConnectionState;
-  #onSessionEnded;
   #flags = {};
   #renderTimer = null;
   #refreshTimer;
@@ -46,13 +44,11 @@ export class Messenger {
    * @param {object} callbacks
    * @param {(flags: object) => void} callbacks.onChange re-render; flags say what changed
    * @param {(state: string, retryInMs?: number) => void} callbacks.onConnectionState
-   * @param {(message: string) => void} callbacks.onSessionEnded
    */
-  constructor(api, { onChange, onConnectionState, onSessionEnded }) {
+  constructor(api, { onChange, onConnectionState }) {
     this.#api = api;
     this.#onChange = onChange;
     this.#onConnectionState = onConnectionState;
-    this.#onSessionEnded = onSessionEnded;
   }
 
   async start() {
@@ -77,6 +73,11 @@ export class Messenger {
     window.addEventListener('focus', this.#onFocus);
     window.addEventListener('online', this.#onOnline);
     document.addEventListener('visibilitychange', this.#onVisibility);
+  }
+
+  /** The session has a new access token: the socket moves to it. */
+  tokenRenewed() {
+    this.#socket?.renew();
   }
 
   stop() {
@@ -469,25 +470,25 @@ export class Messenger {
     this.changed({});
   }
 
-  /** The socket closed with 1008 or would not open: an expired or revoked token ends the session. */
+  /**
+   * The socket closed with 1008 or would not open: the token expired, or its session ended. Any authenticated call
+   * tells which: an expired token is refreshed (and the socket reopened with the new one), and only a session the
+   * server has ended logs the person out (see Session).
+   */
   async #checkSession() {
     if (this.#checkingSession) return;
     this.#checkingSession = true;
     try {
-      if (isExpired(this.#tokenNow())) {
-        this.#onSessionEnded('Your session has expired. Please log in again.');
-        return;
-      }
-      await this.#api.me(); // a 401 ends the session (see Api's onUnauthorized)
+      await this.#api.me();
     } catch {
-      // Offline, or the session ended: either way the reconnect loop or the login page takes over.
+      // Offline (the reconnect loop and the refresh retries go on), or the session ended (the login page is up).
     } finally {
       this.#checkingSession = false;
     }
   }
 
   #tokenNow() {
-    return this.#api.getToken() ?? '';
+    return this.#api.session.accessToken ?? '';
   }
 
   #onFocus = () => this.#comeBack();

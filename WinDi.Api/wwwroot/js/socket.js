@@ -1,11 +1,12 @@
-// One WebSocket to /ws?access_token=, reopened with exponential backoff whenever it drops.
+// One WebSocket to /ws?access_token=, reopened with exponential backoff whenever it drops, and at once with the
+// new token when the access token is renewed (a socket lives no longer than the token it was opened with).
 // The owner catches up (SYNC) in onOpen and calls markHealthy() once the connection has proved itself.
 
 const MIN_DELAY_MS = 500;
 const MAX_DELAY_MS = 15_000;
 const PING_EVERY_MS = 20_000;
 const SILENCE_LIMIT_MS = 45_000; // no frame at all (not even PONG) for this long: the connection is dead
-const POLICY_VIOLATION = 1008;   // the server closes with it when the token expires
+const POLICY_VIOLATION = 1008;   // the server closes with it when the token expires or its session ends
 
 export class RealtimeConnection {
   #socket = null;
@@ -56,6 +57,20 @@ export class RealtimeConnection {
   markHealthy() {
     this.#attempt = 0;
     this.handlers.onState('online');
+  }
+
+  /**
+   * The access token was renewed: the socket is reopened with the new one now, before the server closes it at the
+   * old token's expiry. Whatever arrives in between is caught up by the SYNC of onOpen; pending sends are resent.
+   */
+  renew() {
+    if (this.#stopped) return;
+    clearTimeout(this.#retryTimer);
+    clearInterval(this.#heartbeat);
+    const old = this.#socket;
+    this.#socket = null; // its close event is then ignored
+    old?.close(1000, 'Token renewed');
+    this.#connect();
   }
 
   /** Skips the rest of the backoff wait, e.g. when the browser says the network is back. */
