@@ -153,6 +153,9 @@ public sealed class AuthTests(SharedApp shared) : IClassFixture<SharedApp>
     [InlineData("POST", "/chats/1/add-user?user_id=2")]
     [InlineData("DELETE", "/chats/1/exit")]
     [InlineData("GET", "/history/1")]
+    [InlineData("POST", "/logout")]
+    [InlineData("GET", "/sessions")]
+    [InlineData("DELETE", "/sessions/0198f5e0-0000-7000-8000-000000000001")]
     public async Task ProtectedEndpointsRefuseRequestsWithoutAValidToken(string method, string path)
     {
         using var anonymous = app.Anonymous();

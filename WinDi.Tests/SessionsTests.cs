@@ -3,7 +3,10 @@ using System.Diagnostics;
 using System.Net.WebSockets;
 using System.Security.Cryptography;
 using System.Text;
+using Microsoft.Extensions.DependencyInjection;
+using StackExchange.Redis;
 using WinDi.Api.Auth;
+using WinDi.Api.Realtime;
 
 namespace WinDi.Tests;
 
@@ -361,6 +364,36 @@ public sealed class SessionsAcrossReplicasTests(TwoReplicas replicas, PostgresSe
             }
         }
         await laptopOnB.ExpectNothingPendingAsync(TimeSpan.Zero);
+    }
+
+    /// <summary>
+    /// A process that can reach Redis but knows neither Relay__Secret nor Jwt__Secret cannot close anyone's sockets:
+    /// a notice tagged with another key is dropped (and logged); the same notice with the replicas' key closes them.
+    /// </summary>
+    [Fact]
+    public async Task ASessionEndedNoticeNotWrittenWithTheRelayKeyClosesNoSocket()
+    {
+        var ann = await replicas.A.RegisterAsync();
+        await using var onB = await WsClient.ConnectAsync(replicas.B, ann.Token);
+        var jwt = new JwtOptions { Secret = WinDiApp.JwtSecret };
+        var ended = new EndedSession(ann.Id, ann.SessionId());
+        var channel = replicas.A.Services.GetRequiredService<IConnectionMultiplexer>().GetSubscriber();
+
+        await channel.PublishAsync(RedisChannel.Literal(RedisRelay.SessionsChannelName),
+            SessionEndedEnvelope.Encode(new RelayKey(new RelayOptions { Secret = "guessed" }, jwt), Guid.NewGuid(), ended));
+        await channel.PublishAsync(RedisChannel.Literal(RedisRelay.SessionsChannelName), new byte[SessionEndedEnvelope.Length]);
+
+        var clock = Stopwatch.StartNew();
+        while (replicas.B.Logs.Count(line => line.Contains("Session-ended envelope failed authentication", StringComparison.Ordinal)) < 2)
+        {
+            Assert.True(clock.Elapsed < TimeSpan.FromSeconds(5), "Replica B did not log the two notices it dropped.");
+            await Task.Delay(50);
+        }
+        await onB.ExpectNothingPendingAsync(TimeSpan.Zero);
+        await channel.PublishAsync(RedisChannel.Literal(RedisRelay.SessionsChannelName),
+            SessionEndedEnvelope.Encode(new RelayKey(new RelayOptions(), jwt), Guid.NewGuid(), ended));
+        await onB.Closed.WaitAsync(TimeSpan.FromSeconds(5));
+        Assert.Equal(WebSocketCloseStatus.PolicyViolation, onB.CloseStatus);
     }
 
     /// <summary>Without Redis's event, the other replica still refuses the token once its cached answer ages (5 s).</summary>

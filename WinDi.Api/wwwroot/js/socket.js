@@ -1,5 +1,6 @@
-// One WebSocket to /ws?access_token=, reopened with exponential backoff whenever it drops, and at once with the
-// new token when the access token is renewed (a socket lives no longer than the token it was opened with).
+// One WebSocket to /ws?access_token=, reopened with exponential backoff whenever it drops, and with the new token
+// when the access token is renewed (a socket lives no longer than the token it was opened with): make before break,
+// so that live frames keep coming on the old socket until the new one is open.
 // The owner catches up (SYNC) in onOpen and calls markHealthy() once the connection has proved itself.
 
 const MIN_DELAY_MS = 500;
@@ -10,6 +11,7 @@ const POLICY_VIOLATION = 1008;   // the server closes with it when the token exp
 
 export class RealtimeConnection {
   #socket = null;
+  #retiring = null; // the socket a renewal replaces, open until the new one is
   #attempt = 0;
   #retryTimer;
   #heartbeat;
@@ -43,6 +45,7 @@ export class RealtimeConnection {
     clearInterval(this.#heartbeat);
     const socket = this.#socket;
     this.#socket = null;
+    this.#retire();
     socket?.close(1000, 'Bye');
   }
 
@@ -60,16 +63,21 @@ export class RealtimeConnection {
   }
 
   /**
-   * The access token was renewed: the socket is reopened with the new one now, before the server closes it at the
-   * old token's expiry. Whatever arrives in between is caught up by the SYNC of onOpen; pending sends are resent.
+   * The access token was renewed: a socket with the new one opens now, before the server closes the old one at its
+   * token's expiry. The old one keeps delivering until then and is closed once the new one is open (the page
+   * handles a frame that comes on both the same as one that comes once: by id). The new socket's SYNC catches up.
    */
   renew() {
     if (this.#stopped) return;
     clearTimeout(this.#retryTimer);
-    clearInterval(this.#heartbeat);
-    const old = this.#socket;
+    const current = this.#socket;
     this.#socket = null; // its close event is then ignored
-    old?.close(1000, 'Token renewed');
+    if (current?.readyState === WebSocket.OPEN) {
+      this.#retire();
+      this.#retiring = current;
+    } else {
+      current?.close(1000, 'Token renewed');
+    }
     this.#connect();
   }
 
@@ -82,7 +90,8 @@ export class RealtimeConnection {
   }
 
   #connect() {
-    this.handlers.onState('connecting');
+    // While a renewal's old socket is still open, the page is still live: it says so.
+    if (!this.#retiring) this.handlers.onState('connecting');
     const url = new URL('/ws', location.href);
     url.protocol = location.protocol === 'https:' ? 'wss:' : 'ws:';
     url.searchParams.set('access_token', this.handlers.token());
@@ -92,9 +101,10 @@ export class RealtimeConnection {
 
     socket.onopen = () => {
       opened = true;
+      const renewal = this.#retire();
       this.#lastFrameAt = Date.now();
       this.#startHeartbeat(socket);
-      this.handlers.onState('syncing');
+      if (!renewal) this.handlers.onState('syncing');
       this.handlers.onOpen();
     };
     socket.onmessage = (event) => {
@@ -110,12 +120,21 @@ export class RealtimeConnection {
     socket.onclose = (event) => {
       if (this.#socket !== socket) return; // replaced or stopped
       this.#socket = null;
+      this.#retire(); // a renewal that failed: the old socket goes too, and the reconnect below replaces both
       clearInterval(this.#heartbeat);
       if (this.#stopped) return;
       if (event.code === POLICY_VIOLATION) this.handlers.onTrouble('policy');
       else if (!opened) this.handlers.onTrouble('refused');
       this.#scheduleReconnect();
     };
+  }
+
+  /** Closes the socket a renewal replaced; true if there was one. */
+  #retire() {
+    const old = this.#retiring;
+    this.#retiring = null;
+    old?.close(1000, 'Token renewed');
+    return Boolean(old);
   }
 
   #scheduleReconnect() {
