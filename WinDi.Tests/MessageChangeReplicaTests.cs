@@ -71,11 +71,13 @@ public sealed class MessageChangeReplicaTests(TwoReplicas replicas) : IClassFixt
         var kept = await ann.SendAsync(chatId, "kept");
         var dropped = await ann.SendAsync(chatId, "dropped");
         await using var annOnA = await ann.ConnectAsync();
+        await using var bobOnB = await bob.ConnectAsync();
         await annOnA.EditMessageAsync(kept.Id(), "kept, edited");
         var edit = await annOnA.ExpectAsync("MESSAGE_EDITED");
         await annOnA.DeleteMessageAsync(dropped.Id());
         var delete = await annOnA.ExpectAsync("MESSAGE_DELETED");
-        await using var bobOnB = await bob.ConnectAsync();
+        // Live first (so that nothing relayed is still on its way), then the same changes again from SYNC.
+        Assert.Equal([edit.ToString(), delete.ToString()], [(await bobOnB.ExpectAsync("MESSAGE_EDITED")).ToString(), (await bobOnB.ExpectAsync("MESSAGE_DELETED")).ToString()]);
 
         var (fromStart, _) = await bobOnB.SyncChangesAsync(0);
         var (sinceSends, done) = await bobOnB.SyncChangesAsync(dropped.Seq());

@@ -32,19 +32,19 @@ public static class MessageSync
     /// <summary>
     /// The changes of the user's chats after <paramref name="afterSeq"/>, in seq order, each message once in its latest
     /// state. Each chat's changes are an index range of (chat_id, seq), read in seq order and stopped after
-    /// <c>limit + 1</c>; the first <c>limit + 1</c> of all of them are the page. So a user in many chats costs one short
-    /// index probe per chat, and no chat is read further than one page, however far behind after_seq is.
+    /// <c>limit + 1</c>, from the index alone (the seqs); the first <c>limit + 1</c> seqs of all of them are the page,
+    /// and only those rows are then read. So a user in many chats costs one short index probe per chat, and no chat
+    /// is read further than one page of index entries, however far behind after_seq is (README "Edits and deletes":
+    /// 1,000 chats of 10 million messages, 15–25 ms near the head, 120–150 ms from 0).
     /// </summary>
     private static readonly string ChangesSql = $"""
         SELECT m.id, m.chat_id, m.sender_id, m.text, m.client_message_id, m.created_at, m.edited_at, m.seq,
-               m.deleted, m.created_after, {ReadReceipts.IsReadSql("m")}
+               m.deleted_at IS NOT NULL, coalesce(m.created_seq, m.seq) > $2, {ReadReceipts.IsReadSql("m")}
         FROM (
-            SELECT x.*
+            SELECT cm.chat_id, x.seq
             FROM chat_members cm
             CROSS JOIN LATERAL (
-                SELECT c.id, c.chat_id, c.sender_id, c.text, c.client_message_id, c.created_at, c.edited_at, c.seq,
-                       c.deleted_at IS NOT NULL AS deleted, coalesce(c.created_seq, c.seq) > $2 AS created_after
-                FROM messages c
+                SELECT c.seq FROM messages c
                 WHERE c.chat_id = cm.chat_id AND c.seq > $2
                 ORDER BY c.seq
                 LIMIT $3
@@ -52,7 +52,8 @@ public static class MessageSync
             WHERE cm.user_id = $1
             ORDER BY x.seq
             LIMIT $3
-        ) m
+        ) page
+        JOIN messages m ON m.chat_id = page.chat_id AND m.seq = page.seq
         ORDER BY m.seq
         """;
 

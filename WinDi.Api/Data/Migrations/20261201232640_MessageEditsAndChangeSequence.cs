@@ -38,11 +38,12 @@ namespace WinDi.Api.Data.Migrations
                 nullable: true);
 
             // Existing messages get their seq in id order: their id itself (nothing has changed them yet), and the
-            // sequence goes on after the largest. Then the column is what the model says: not null, from the sequence.
+            // sequence goes on after the largest. The values are written by one rewrite of the table (a type change
+            // USING id, which also rebuilds its indexes by sorting), not by an UPDATE: on 10 million messages the UPDATE
+            // took 30 minutes and left a dead copy of every row and index entry behind; the rewrite took 2 (README).
             migrationBuilder.Sql("ALTER TABLE messages ADD COLUMN seq bigint;");
-            migrationBuilder.Sql("UPDATE messages SET seq = id;");
-            migrationBuilder.Sql("SELECT setval('message_seq', coalesce(max(seq), 0) + 1, false) FROM messages;");
-            migrationBuilder.Sql("ALTER TABLE messages ALTER COLUMN seq SET DEFAULT nextval('message_seq'), ALTER COLUMN seq SET NOT NULL;");
+            migrationBuilder.Sql($"ALTER TABLE messages ALTER COLUMN seq TYPE bigint USING id, ALTER COLUMN seq SET NOT NULL, ALTER COLUMN seq SET DEFAULT nextval('{Message.SeqSequence}');");
+            migrationBuilder.Sql($"SELECT setval('{Message.SeqSequence}', coalesce(max(seq), 0) + 1, false) FROM messages;");
 
             migrationBuilder.CreateIndex(
                 name: "ix_messages_chat_id_seq",
