@@ -1,4 +1,4 @@
-// New chat, new group, add member, leave: modal <dialog>s (Escape closes them, focus returns).
+// New chat, new group, add member, leave, delete a message: modal <dialog>s (Escape closes them, focus returns).
 
 import { state } from './state.js';
 import { byId, toast } from './dom.js';
@@ -10,7 +10,8 @@ export function setupDialogs({ api, messenger, navigate }) {
   const newGroupDialog = byId('new-group-dialog');
   const addMemberDialog = byId('add-member-dialog');
   const leaveDialog = byId('leave-dialog');
-  const all = [newChatDialog, newGroupDialog, addMemberDialog, leaveDialog];
+  const deleteDialog = byId('delete-message-dialog');
+  const all = [newChatDialog, newGroupDialog, addMemberDialog, leaveDialog, deleteDialog];
 
   for (const dialog of all) {
     dialog.querySelectorAll('[data-close]').forEach((button) => button.addEventListener('click', () => dialog.close()));
@@ -97,7 +98,18 @@ export function setupDialogs({ api, messenger, navigate }) {
     }
   });
 
+  byId('delete-message-form').addEventListener('submit', (event) => {
+    event.preventDefault();
+    messenger().remove(Number(deleteDialog.dataset.messageId));
+    deleteDialog.close();
+  });
+
   return {
+    /** Asks before deleting one of my messages for everyone. */
+    deleteMessage(messageId) {
+      deleteDialog.dataset.messageId = messageId;
+      deleteDialog.showModal();
+    },
     addMember() {
       addMemberSearch.reset();
       addMemberDialog.showModal();
