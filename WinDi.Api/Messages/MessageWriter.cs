@@ -108,8 +108,8 @@ public sealed partial class MessageWriter : IAsyncDisposable
     /// or changes it refuses, so that only those fail and one client's bad write never fails another's. Nothing of a
     /// refused batch was stored (its statements run in one implicit transaction, and results are handed out only after
     /// it commits), so every send is still stored once; the halves keep the batch's order and the loop takes no new
-    /// write until they are done, so ids and seqs keep the order of the writes. A refusal that is not about any one
-    /// write costs 2n-1 attempts.
+    /// write until they are done, so ids keep the order of the sends, and seqs that of the sends and then the changes
+    /// of each batch. A refusal that is not about any one write costs 2n-1 attempts.
     /// </summary>
     private async Task WriteAsync(List<PendingWrite> batch)
     {

@@ -15,6 +15,10 @@ internal static class MessageChange
         Activity.Current?.SetTag("windi.message_id", messageId);
         var result = await writer.ChangeAsync(messageId, context.UserId, text, ct);
         Activity.Current?.SetTag("windi.change_status", result.Status.ToString());
+        if (result.Seq > 0)
+        {
+            Activity.Current?.SetTag("windi.seq", result.Seq);
+        }
         switch (result.Status)
         {
             case ChangeStatus.Edited or ChangeStatus.Deleted:
