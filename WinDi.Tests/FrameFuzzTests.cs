@@ -100,7 +100,7 @@ public sealed class FrameFuzzTests(PostgresServer postgres)
             ("{\"command\":\"PING\",\"payload\":" + new string('[', 70) + new string(']', 70) + "}", "invalid_json"),
         ];
 
-        private static readonly string[] Commands = ["SEND_MESSAGE", "READ_MESSAGE", "SYNC", "PING"];
+        private static readonly string[] Commands = ["SEND_MESSAGE", "READ_MESSAGE", "EDIT_MESSAGE", "DELETE_MESSAGE", "SYNC", "PING"];
         private static readonly string[] OddNumbers =
             ["0", "-0", "-1", "1.5", "1e3", "1e400", "-1e400", "9223372036854775807", "9223372036854775808", "-9223372036854775809",
              "123456789012345678901234567890", "0.0000000000000000000001", "2E-5"];
@@ -148,11 +148,15 @@ public sealed class FrameFuzzTests(PostgresServer postgres)
                     payload.Members.Add((Literal("text"), RandomString(random.Next(1, 20))));
                     payload.Members.Add((Literal("client_message_id"), RandomString(random.Next(0, 12))));
                     break;
-                case "READ_MESSAGE":
+                case "READ_MESSAGE" or "DELETE_MESSAGE":
                     payload.Members.Add((Literal("id"), random.Next(2) == 0 ? Num() : Id(othersMessage)));
                     break;
+                case "EDIT_MESSAGE":
+                    payload.Members.Add((Literal("id"), random.Next(2) == 0 ? Num() : Id(othersMessage)));
+                    payload.Members.Add((Literal("text"), RandomString(random.Next(0, 20))));
+                    break;
                 case "SYNC":
-                    payload.Members.Add((Literal("after_id"), new Raw(random.Next(0, 1_000_000).ToString(CultureInfo.InvariantCulture))));
+                    payload.Members.Add((Literal(random.Next(3) == 0 ? "after_seq" : "after_id"), new Raw(random.Next(0, 1_000_000).ToString(CultureInfo.InvariantCulture))));
                     if (random.Next(2) == 0)
                     {
                         payload.Members.Add((Literal("limit"), new Raw(random.Next(0, 1_200).ToString(CultureInfo.InvariantCulture))));

@@ -81,9 +81,10 @@ public static class ChatQueries
                 db.Users.Where(u => u.Id == (cm.Chat.PrivateLowUserId == me ? cm.Chat.PrivateHighUserId : cm.Chat.PrivateLowUserId))
                     .Select(u => new Person(u.Id, u.Name, u.LastSeen)).FirstOrDefault(),
                 cm.Chat.CreatedAt,
-                cm.Chat.Messages.OrderByDescending(m => m.Id).Select(m => (DateTime?)m.CreatedAt).FirstOrDefault(),
-                cm.Chat.Messages.AsQueryable().OrderByDescending(m => m.Id).Take(1).Select(MessageDto.FromMessage).FirstOrDefault(),
-                cm.Chat.Messages.Count(m => m.Id > cm.LastReadMessageId && m.SenderId != me)))
+                // Deleted messages are not there: not the last message, not unread, not activity.
+                cm.Chat.Messages.Where(m => m.DeletedAt == null).OrderByDescending(m => m.Id).Select(m => (DateTime?)m.CreatedAt).FirstOrDefault(),
+                cm.Chat.Messages.AsQueryable().Where(m => m.DeletedAt == null).OrderByDescending(m => m.Id).Take(1).Select(MessageDto.FromMessage).FirstOrDefault(),
+                cm.Chat.Messages.Count(m => m.Id > cm.LastReadMessageId && m.SenderId != me && m.DeletedAt == null)))
             .AsNoTracking()
             .ToListAsync(ct);
     }

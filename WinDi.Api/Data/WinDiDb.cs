@@ -16,6 +16,9 @@ public sealed class WinDiDb(DbContextOptions<WinDiDb> options) : DbContext(optio
 
     protected override void OnModelCreating(ModelBuilder modelBuilder)
     {
+        // One sequence of changes (new messages, edits, deletes) for the whole database: SYNC after_seq (VisibleOrder).
+        modelBuilder.HasSequence<long>(Message.SeqSequence);
+
         modelBuilder.Entity<User>(user =>
         {
             user.Property(u => u.Name).HasMaxLength(50);
@@ -50,9 +53,13 @@ public sealed class WinDiDb(DbContextOptions<WinDiDb> options) : DbContext(optio
             message.Property(m => m.Text).HasMaxLength(Message.MaxTextLength);
             message.Property(m => m.ClientMessageId).HasMaxLength(Message.MaxClientMessageIdLength);
             message.Property(m => m.CreatedAt).HasDefaultValueSql("now()");
+            // Every insert draws its seq here, in the same statement and order as its id; edits and deletes draw a new one.
+            message.Property(m => m.Seq).HasDefaultValueSql($"nextval('{Message.SeqSequence}')");
             message.HasIndex(m => new { m.SenderId, m.ClientMessageId }).IsUnique();
             // History paging, the latest message per chat and unread counts are range scans on this index.
             message.HasIndex(m => new { m.ChatId, m.Id });
+            // SYNC after_seq: the changes of each of the caller's chats after a seq, in seq order (MessageSync).
+            message.HasIndex(m => new { m.ChatId, m.Seq });
             message.HasOne(m => m.Chat).WithMany(c => c.Messages).HasForeignKey(m => m.ChatId);
             message.HasOne<User>().WithMany().HasForeignKey(m => m.SenderId);
         });

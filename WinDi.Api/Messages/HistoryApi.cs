@@ -55,8 +55,9 @@ public static class HistoryApi
             return await ChatAccess.DeniedAsync(db, chatId, ct);
         }
 
-        // Ids are the chat's time order (README "Order"), and every page is returned ascending by id.
-        var messages = db.Messages.Where(m => m.ChatId == chatId);
+        // Ids are the chat's time order (README "Order"), and every page is returned ascending by id. A deleted
+        // message is in no page (offsets count the messages that are there), an edited one has its latest text.
+        var messages = db.Messages.Where(m => m.ChatId == chatId && m.DeletedAt == null);
         List<MessageDto> page;
         if (latest || beforeId is not null)
         {

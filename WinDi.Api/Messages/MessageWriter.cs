@@ -6,18 +6,25 @@ using WinDi.Api.Realtime;
 
 namespace WinDi.Api.Messages;
 
-public enum SendStatus { Created, Duplicate, ChatNotFound, NotAMember }
+/// <summary><see cref="Deleted"/>: a repeat of a send whose message has since been deleted (nothing is stored).</summary>
+public enum SendStatus { Created, Duplicate, Deleted, ChatNotFound, NotAMember }
 
 /// <param name="Recipients">Every member of the chat when the message was stored; null for a duplicate.</param>
 public sealed record SendResult(SendStatus Status, MessageDto? Message = null, long[]? Recipients = null);
 
+public enum ChangeStatus { Edited, Deleted, MessageNotFound, NotAMember, Forbidden }
+
+/// <param name="Seq">The change's seq when it was made; 0 when it was refused.</param>
+public sealed record ChangeResult(ChangeStatus Status, long Seq = 0);
+
 /// <summary>
-/// Stores messages, with group commit. Ids must become visible in id order (<see cref="VisibleOrder"/>), so each
-/// transaction holds a lock from id assignment to commit, and every commit waits for its own WAL flush in turn.
-/// So one writer per node sends every send that arrives while its previous batch is in the database as the next
-/// batch: one lock, one statement, one commit for all of them. A lone send goes at once, in one round trip. The
-/// queue needs no bound: each connection handles its frames one at a time, so it holds at most one send per
-/// connection.
+/// Stores messages and their edits and deletes, with group commit. Ids and seqs must become visible in the order
+/// they are assigned (<see cref="VisibleOrder"/>), so each transaction holds a lock from assignment to commit, and
+/// every commit waits for its own WAL flush in turn. So one writer per node sends every send, edit and delete that
+/// arrives while its previous batch is in the database as the next batch: one lock, one insert statement for the
+/// sends and one update statement for the changes, one commit for all of them, in one round trip. A lone send goes
+/// at once as the lock and the insert, as before edits existed. The queue needs no bound: each connection handles
+/// its frames one at a time, so it holds at most one write per connection.
 /// </summary>
 public sealed partial class MessageWriter : IAsyncDisposable
 {
@@ -26,7 +33,7 @@ public sealed partial class MessageWriter : IAsyncDisposable
     private readonly NpgsqlDataSource dataSource;
     private readonly IEventRelay relay;
     private readonly ILogger<MessageWriter> logger;
-    private readonly Channel<PendingSend> queue = Channel.CreateUnbounded<PendingSend>(new UnboundedChannelOptions { SingleReader = true });
+    private readonly Channel<PendingWrite> queue = Channel.CreateUnbounded<PendingWrite>(new UnboundedChannelOptions { SingleReader = true });
     private readonly Task writing;
 
     public MessageWriter(NpgsqlDataSource dataSource, IEventRelay relay, ILogger<MessageWriter> logger)
@@ -45,37 +52,66 @@ public sealed partial class MessageWriter : IAsyncDisposable
     public Task<SendResult> SendAsync(long chatId, long senderId, string text, string clientMessageId, CancellationToken ct)
     {
         var pending = new PendingSend(chatId, senderId, text, clientMessageId, Activity.Current?.Context ?? default);
-        if (!queue.Writer.TryWrite(pending))
-        {
-            throw new ObjectDisposedException(nameof(MessageWriter), "The node is shutting down.");
-        }
+        Enqueue(pending);
         // A send whose connection goes away may still be stored; the client's retry finds it (idempotency).
         return pending.Result.Task.WaitAsync(ct);
     }
 
+    /// <summary>
+    /// Edits (<paramref name="text"/> given) or deletes (<paramref name="text"/> null) a message, if
+    /// <paramref name="userId"/> sent it and is still in its chat; then every member's connections hear of it.
+    /// </summary>
+    public Task<ChangeResult> ChangeAsync(long messageId, long userId, string? text, CancellationToken ct)
+    {
+        var pending = new PendingChange(messageId, userId, text, Activity.Current?.Context ?? default);
+        Enqueue(pending);
+        return pending.Result.Task.WaitAsync(ct);
+    }
+
+    private void Enqueue(PendingWrite pending)
+    {
+        if (!queue.Writer.TryWrite(pending))
+        {
+            throw new ObjectDisposedException(nameof(MessageWriter), "The node is shutting down.");
+        }
+    }
+
+    /// <summary>
+    /// Takes what is queued, in order, as the next batch. A batch changes each message at most once (one UPDATE
+    /// statement changes a row once): a second edit or delete of the same message ends the batch and opens the next.
+    /// </summary>
     private async Task WriteLoopAsync()
     {
-        var batch = new List<PendingSend>(MaxBatch);
-        while (await queue.Reader.WaitToReadAsync())
+        var batch = new List<PendingWrite>(MaxBatch);
+        var changed = new HashSet<long>();
+        PendingWrite? next = null;
+        while (next is not null || await queue.Reader.WaitToReadAsync())
         {
-            while (batch.Count < MaxBatch && queue.Reader.TryRead(out var pending))
+            while (batch.Count < MaxBatch && (next is not null || queue.Reader.TryRead(out next)))
             {
-                batch.Add(pending);
+                if (next is PendingChange change && !changed.Add(change.MessageId))
+                {
+                    break;
+                }
+                batch.Add(next);
+                next = null;
             }
             await WriteAsync(batch);
             batch.Clear();
+            changed.Clear();
         }
     }
 
     /// <summary>
     /// Writes a batch. One the database refuses for a reason of its own (a <see cref="PostgresException"/> that is not
     /// transient: a constraint, an encoding rule) is written again as two halves, one after the other, down to the sends
-    /// it refuses, so that only those fail and one client's bad send never fails another's. Nothing of a refused batch
-    /// was stored (its statements run in one implicit transaction, and results are handed out only after it commits),
-    /// so every send is still stored once; the halves keep the batch's order and the loop takes no new send until they
-    /// are done, so ids keep the order of the sends. A refusal that is not about any one send costs 2n-1 attempts.
+    /// or changes it refuses, so that only those fail and one client's bad write never fails another's. Nothing of a
+    /// refused batch was stored (its statements run in one implicit transaction, and results are handed out only after
+    /// it commits), so every send is still stored once; the halves keep the batch's order and the loop takes no new
+    /// write until they are done, so ids keep the order of the sends, and seqs that of the sends and then the changes
+    /// of each batch. A refusal that is not about any one write costs 2n-1 attempts.
     /// </summary>
-    private async Task WriteAsync(List<PendingSend> batch)
+    private async Task WriteAsync(List<PendingWrite> batch)
     {
         try
         {
@@ -90,11 +126,11 @@ public sealed partial class MessageWriter : IAsyncDisposable
         }
         catch (Exception e)
         {
-            // Fail these sends (their clients get ERROR internal and may retry safely), keep the writer alive.
+            // Fail these writes (their clients get ERROR internal and may retry safely), keep the writer alive.
             Log.BatchFailed(logger, e, batch.Count);
             foreach (var pending in batch)
             {
-                pending.Result.TrySetException(e);
+                pending.Fail(e);
             }
         }
     }
@@ -110,19 +146,23 @@ public sealed partial class MessageWriter : IAsyncDisposable
             WHERE EXISTS (SELECT 1 FROM chat_members m WHERE m.chat_id = i.chat_id AND m.user_id = i.sender_id)
             ORDER BY i.n
             ON CONFLICT (sender_id, client_message_id) DO NOTHING
-            RETURNING id, chat_id, sender_id, text, client_message_id, created_at
+            RETURNING id, chat_id, sender_id, text, client_message_id, created_at, seq
         )
         SELECT i.n, m.id, m.chat_id, m.sender_id, m.text, m.client_message_id, m.created_at, m.created,
                CASE WHEN m.created THEN ARRAY(SELECT user_id FROM chat_members WHERE chat_id = m.chat_id) END,
                m.id IS NOT NULL AND {ReadReceipts.IsReadSql("m")},
-               EXISTS (SELECT 1 FROM chats c WHERE c.id = i.chat_id)
+               EXISTS (SELECT 1 FROM chats c WHERE c.id = i.chat_id),
+               m.edited_at, m.deleted, m.seq
         FROM input i
         LEFT JOIN LATERAL (
-            SELECT x.id, x.chat_id, x.sender_id, x.text, x.client_message_id, x.created_at, true AS created
+            SELECT x.id, x.chat_id, x.sender_id, x.text, x.client_message_id, x.created_at, true AS created,
+                   NULL::timestamptz AS edited_at, false AS deleted, x.seq
             FROM inserted x WHERE x.sender_id = i.sender_id AND x.client_message_id = i.client_message_id
             UNION ALL
-            -- A repeat: the original, committed before this statement began (the lock orders them).
-            SELECT d.id, d.chat_id, d.sender_id, d.text, d.client_message_id, d.created_at, false
+            -- A repeat: the original as it is now (edited, or deleted), committed before this statement began (the lock
+            -- orders them).
+            SELECT d.id, d.chat_id, d.sender_id, d.text, d.client_message_id, d.created_at, false,
+                   d.edited_at, d.deleted_at IS NOT NULL, d.seq
             FROM messages d
             WHERE d.sender_id = i.sender_id AND d.client_message_id = i.client_message_id
               AND NOT EXISTS (SELECT 1 FROM inserted x WHERE x.sender_id = i.sender_id AND x.client_message_id = i.client_message_id)
@@ -130,44 +170,97 @@ public sealed partial class MessageWriter : IAsyncDisposable
         ORDER BY i.n
         """;
 
-    private async Task WriteBatchAsync(List<PendingSend> batch)
+    /// <summary>
+    /// Edits (a text) and deletes (no text), each only by its sender while still in the chat, and only of a message not
+    /// deleted yet; each change draws a new seq, and the first one keeps the creation's seq in created_seq. A delete
+    /// overwrites the text: the row stays as a tombstone (its seq replays the delete in SYNC, its client_message_id
+    /// keeps sends idempotent). Every statement of the batch has its own snapshot, taken after the lock: it sees every
+    /// change committed before, and the sends of this batch.
+    /// </summary>
+    private const string ChangeSql = $"""
+        WITH input AS (
+            SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::text[]) WITH ORDINALITY AS i(message_id, user_id, text, n)
+        ), target AS (
+            SELECT i.n, m.id, m.sender_id = i.user_id AS own,
+                   EXISTS (SELECT 1 FROM chat_members cm WHERE cm.chat_id = m.chat_id AND cm.user_id = i.user_id) AS is_member
+            FROM input i JOIN messages m ON m.id = i.message_id AND m.deleted_at IS NULL
+        ), changed AS (
+            UPDATE messages m
+            SET text = coalesce(i.text, ''),
+                edited_at = CASE WHEN i.text IS NULL THEN m.edited_at ELSE now() END,
+                deleted_at = CASE WHEN i.text IS NULL THEN now() END,
+                created_seq = coalesce(m.created_seq, m.seq),
+                seq = nextval('{Message.SeqSequence}')
+            FROM input i JOIN target t ON t.n = i.n
+            WHERE m.id = t.id AND t.own AND t.is_member
+            RETURNING i.n, m.chat_id, m.text, m.edited_at, m.seq
+        )
+        SELECT i.n, t.n IS NOT NULL, coalesce(t.is_member, false), c.n IS NOT NULL,
+               c.chat_id, c.text, c.edited_at, c.seq,
+               CASE WHEN c.n IS NOT NULL THEN ARRAY(SELECT user_id FROM chat_members WHERE chat_id = c.chat_id) END
+        FROM input i
+        LEFT JOIN target t ON t.n = i.n
+        LEFT JOIN changed c ON c.n = i.n
+        ORDER BY i.n
+        """;
+
+    private async Task WriteBatchAsync(List<PendingWrite> batch)
     {
         using var activity = StartBatchActivity(batch);
 
         // A key repeated inside one batch is written once; the repeats get that result as duplicates.
-        var unique = batch.DistinctBy(p => (p.SenderId, p.ClientMessageId)).ToList();
+        var sends = batch.OfType<PendingSend>().ToList();
+        var unique = sends.DistinctBy(p => (p.SenderId, p.ClientMessageId)).ToList();
+        var changes = batch.OfType<PendingChange>().ToList();
         await using var command = dataSource.CreateBatch();
         command.BatchCommands.Add(VisibleOrder.TakeLock());
-        command.BatchCommands.Add(new NpgsqlBatchCommand(InsertSql)
+        if (unique.Count > 0)
         {
-            Parameters =
+            command.BatchCommands.Add(new NpgsqlBatchCommand(InsertSql)
             {
-                new() { Value = unique.Select(p => p.ChatId).ToArray(), NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Bigint },
-                new() { Value = unique.Select(p => p.SenderId).ToArray(), NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Bigint },
-                new() { Value = unique.Select(p => p.Text).ToArray(), NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Text },
-                new() { Value = unique.Select(p => p.ClientMessageId).ToArray(), NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Text },
-            },
-        });
+                Parameters =
+                {
+                    Array(unique.Select(p => p.ChatId)),
+                    Array(unique.Select(p => p.SenderId)),
+                    Array(unique.Select(p => p.Text)),
+                    Array(unique.Select(p => p.ClientMessageId)),
+                },
+            });
+        }
+        if (changes.Count > 0)
+        {
+            command.BatchCommands.Add(new NpgsqlBatchCommand(ChangeSql)
+            {
+                Parameters = { Array(changes.Select(p => p.MessageId)), Array(changes.Select(p => p.UserId)), Array(changes.Select(p => p.Text)) },
+            });
+        }
 
         var results = new Dictionary<(long, string), SendResult>(unique.Count);
+        var changeResults = new List<(ChangeResult Result, RealtimeEvent? Event)>(changes.Count);
         await using (var reader = await command.ExecuteReaderAsync())
         {
-            await reader.NextResultAsync();
-            while (await reader.ReadAsync())
+            if (unique.Count > 0)
             {
-                var key = unique[(int)reader.GetInt64(0) - 1];
-                results[(key.SenderId, key.ClientMessageId)] = reader.IsDBNull(1)
-                    ? new SendResult(reader.GetBoolean(10) ? SendStatus.NotAMember : SendStatus.ChatNotFound)
-                    : new SendResult(
-                        reader.GetBoolean(7) ? SendStatus.Created : SendStatus.Duplicate,
-                        new MessageDto(reader.GetInt64(1), reader.GetInt64(2), reader.GetInt64(3), reader.GetString(4), reader.GetString(5),
-                            MessageDto.UnixSeconds(reader.GetDateTime(6)), reader.GetBoolean(9)),
-                        reader.IsDBNull(8) ? null : reader.GetFieldValue<long[]>(8));
+                await reader.NextResultAsync();
+                while (await reader.ReadAsync())
+                {
+                    var key = unique[(int)reader.GetInt64(0) - 1];
+                    results[(key.SenderId, key.ClientMessageId)] = ReadSend(reader);
+                }
+            }
+            if (changes.Count > 0)
+            {
+                await reader.NextResultAsync();
+                while (await reader.ReadAsync())
+                {
+                    changeResults.Add(ReadChange(reader, changes[(int)reader.GetInt64(0) - 1]));
+                }
             }
         }
 
+        // Everything below runs only once the batch has committed: the reader has been read to its end.
         var answered = new HashSet<(long, string)>();
-        foreach (var pending in batch)
+        foreach (var pending in sends)
         {
             var key = (pending.SenderId, pending.ClientMessageId);
             var result = results[key];
@@ -184,6 +277,54 @@ public sealed partial class MessageWriter : IAsyncDisposable
                 ? result
                 : result with { Status = SendStatus.Duplicate, Recipients = null });
         }
+        // The changes' seqs follow the sends' (their statement comes after), so they are published after them.
+        foreach (var (pending, (result, change)) in changes.Zip(changeResults))
+        {
+            if (change is not null)
+            {
+                Telemetry.MessagesChanged.Add(1);
+                await relay.PublishAsync(change, pending.Context, CancellationToken.None);
+            }
+            pending.Result.TrySetResult(result);
+        }
+    }
+
+    private static NpgsqlParameter Array<T>(IEnumerable<T> values) => new()
+    {
+        Value = values.ToArray(),
+        NpgsqlDbType = NpgsqlDbType.Array | (typeof(T) == typeof(long) ? NpgsqlDbType.Bigint : NpgsqlDbType.Text),
+    };
+
+    private static SendResult ReadSend(NpgsqlDataReader reader)
+    {
+        if (reader.IsDBNull(1))
+        {
+            return new SendResult(reader.GetBoolean(10) ? SendStatus.NotAMember : SendStatus.ChatNotFound);
+        }
+        var status = reader.GetBoolean(7) ? SendStatus.Created : reader.GetBoolean(12) ? SendStatus.Deleted : SendStatus.Duplicate;
+        var message = new MessageDto(reader.GetInt64(1), reader.GetInt64(2), reader.GetInt64(3), reader.GetString(4), reader.GetString(5),
+            MessageDto.UnixSeconds(reader.GetDateTime(6)), reader.GetBoolean(9),
+            MessageDto.UnixSeconds(reader.IsDBNull(11) ? null : reader.GetDateTime(11)), reader.GetInt64(13));
+        return new SendResult(status, message, reader.IsDBNull(8) ? null : reader.GetFieldValue<long[]>(8));
+    }
+
+    /// <summary>A change's result, and the event that tells every member's connections of it (null when refused).</summary>
+    private static (ChangeResult, RealtimeEvent?) ReadChange(NpgsqlDataReader reader, PendingChange pending)
+    {
+        var (found, isMember, changed) = (reader.GetBoolean(1), reader.GetBoolean(2), reader.GetBoolean(3));
+        if (!changed)
+        {
+            // Refused: an unknown or deleted message first (nothing about it is told), then not in its chat, then not the sender's.
+            return (new ChangeResult(!found ? ChangeStatus.MessageNotFound : !isMember ? ChangeStatus.NotAMember : ChangeStatus.Forbidden), null);
+        }
+        var (chatId, seq, recipients) = (reader.GetInt64(4), reader.GetInt64(7), reader.GetFieldValue<long[]>(8));
+        if (pending.Text is null)
+        {
+            return (new ChangeResult(ChangeStatus.Deleted, seq),
+                new RealtimeEvent(recipients, Frames.Encode(new MessageDeletedFrame(pending.MessageId, chatId, seq))));
+        }
+        var frame = new MessageEditedFrame(pending.MessageId, chatId, reader.GetString(5), MessageDto.UnixSeconds(reader.GetDateTime(6)), seq);
+        return (new ChangeResult(ChangeStatus.Edited, seq), new RealtimeEvent(recipients, Frames.Encode(frame)));
     }
 
     /// <summary>
@@ -194,7 +335,7 @@ public sealed partial class MessageWriter : IAsyncDisposable
     /// them. A recorded send is preferred as the parent, so a sampler that follows parents keeps the batch.
     /// Without a listener this returns null before allocating anything.
     /// </summary>
-    private static Activity? StartBatchActivity(List<PendingSend> batch)
+    private static Activity? StartBatchActivity(List<PendingWrite> batch)
     {
         if (!Telemetry.Source.HasListeners())
         {
@@ -215,7 +356,12 @@ public sealed partial class MessageWriter : IAsyncDisposable
             (links ??= new List<ActivityLink>(batch.Count)).Add(new ActivityLink(pending.Context));
         }
         var activity = Telemetry.Source.StartActivity("message batch", ActivityKind.Internal, parent, links: links);
-        activity?.SetTag("windi.batch.sends", batch.Count);
+        if (activity is not null)
+        {
+            var sends = batch.Count(p => p is PendingSend);
+            activity.SetTag("windi.batch.sends", sends);
+            activity.SetTag("windi.batch.changes", batch.Count - sends);
+        }
         return activity;
 
         static bool IsRecorded(ActivityContext context) => (context.TraceFlags & ActivityTraceFlags.Recorded) != 0;
@@ -227,17 +373,33 @@ public sealed partial class MessageWriter : IAsyncDisposable
         await writing;
     }
 
-    private sealed record PendingSend(long ChatId, long SenderId, string Text, string ClientMessageId, ActivityContext Context)
+    /// <summary>A send, edit or delete waiting in the queue, with the span of the frame that asked for it.</summary>
+    private abstract record PendingWrite(ActivityContext Context)
+    {
+        public abstract void Fail(Exception e);
+    }
+
+    private sealed record PendingSend(long ChatId, long SenderId, string Text, string ClientMessageId, ActivityContext Context) : PendingWrite(Context)
     {
         public TaskCompletionSource<SendResult> Result { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        public override void Fail(Exception e) => Result.TrySetException(e);
+    }
+
+    /// <param name="Text">The new text of an edit; null for a delete.</param>
+    private sealed record PendingChange(long MessageId, long UserId, string? Text, ActivityContext Context) : PendingWrite(Context)
+    {
+        public TaskCompletionSource<ChangeResult> Result { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        public override void Fail(Exception e) => Result.TrySetException(e);
     }
 
     private static partial class Log
     {
-        [LoggerMessage(Level = LogLevel.Error, Message = "Storing a batch of {Count} message(s) failed")]
+        [LoggerMessage(Level = LogLevel.Error, Message = "Storing a batch of {Count} write(s) (sends, edits, deletes) failed")]
         public static partial void BatchFailed(ILogger logger, Exception exception, int count);
 
-        [LoggerMessage(Level = LogLevel.Warning, Message = "The database refused a batch of {Count} message(s) ({SqlState}); writing it again in halves to find the send(s) it refuses")]
+        [LoggerMessage(Level = LogLevel.Warning, Message = "The database refused a batch of {Count} write(s) ({SqlState}); writing it again in halves to find the one(s) it refuses")]
         public static partial void BatchRefused(ILogger logger, int count, string sqlState);
     }
 }

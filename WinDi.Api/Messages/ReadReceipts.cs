@@ -12,7 +12,7 @@ public sealed record ReadResult(ReadStatus Status, long ChatId = 0, long SenderI
 /// Read markers and the <c>is_read</c> rule of the original task: a message is read once no other current member
 /// of its chat has a read marker below it (in a private chat, that is the recipient; in a group, every other
 /// member at the time it is asked). The raw statements use <see cref="IsReadSql"/>; EF Core queries use
-/// <see cref="MessageDto.FromMessage"/>, the same rule in LINQ.
+/// <see cref="MessageDto.FromMessage"/>, the same rule in LINQ. A deleted message cannot be read (message_not_found).
 /// </summary>
 public sealed class ReadReceipts(NpgsqlDataSource dataSource)
 {
@@ -32,18 +32,18 @@ public sealed class ReadReceipts(NpgsqlDataSource dataSource)
     private static readonly string[] ReadSql =
     [
         """
-        SELECT c.id FROM messages t JOIN chats c ON c.id = t.chat_id WHERE t.id = $1 FOR NO KEY UPDATE OF c
+        SELECT c.id FROM messages t JOIN chats c ON c.id = t.chat_id WHERE t.id = $1 AND t.deleted_at IS NULL FOR NO KEY UPDATE OF c
         """,
         """
         UPDATE chat_members cm SET last_read_message_id = t.id
         FROM messages t
-        WHERE t.id = $1 AND cm.chat_id = t.chat_id AND cm.user_id = $2 AND t.sender_id <> $2 AND cm.last_read_message_id < t.id
+        WHERE t.id = $1 AND t.deleted_at IS NULL AND cm.chat_id = t.chat_id AND cm.user_id = $2 AND t.sender_id <> $2 AND cm.last_read_message_id < t.id
         """,
         $"""
         SELECT t.chat_id, t.sender_id,
                EXISTS (SELECT 1 FROM chat_members WHERE chat_id = t.chat_id AND user_id = $2) AS is_member,
                {IsReadSql("t")} AS is_read
-        FROM messages t WHERE t.id = $1
+        FROM messages t WHERE t.id = $1 AND t.deleted_at IS NULL
         """,
     ];
 

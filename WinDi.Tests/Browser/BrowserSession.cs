@@ -66,6 +66,32 @@ public sealed class BrowserSession : IAsyncDisposable
 
     public ILocator Ticks(string text) => Message(text).Locator(".ticks");
 
+    /// <summary>The message with this text, found once by its text and then held by its id (its text is about to change).</summary>
+    public async Task<ILocator> MessageByIdAsync(string text) =>
+        Page.Locator($"#message-list li.message[data-id='{await Message(text).GetAttributeAsync("data-id")}']");
+
+    /// <summary>Edits one of my messages in place: its Edit button (shown on hover), the new text, Enter.</summary>
+    public async Task EditAsync(string text, string newText)
+    {
+        var message = await MessageByIdAsync(text);
+        await message.HoverAsync();
+        await message.GetByRole(AriaRole.Button, new() { Name = "Edit message" }).ClickAsync();
+        var editor = message.GetByRole(AriaRole.Textbox, new() { Name = "Edit message" });
+        await Expect(editor).ToHaveValueAsync(text);
+        await editor.FillAsync(newText);
+        await editor.PressAsync("Enter");
+        await Expect(editor).ToHaveCountAsync(0);
+    }
+
+    /// <summary>Deletes one of my messages: its Delete button, then Delete in the dialog that asks.</summary>
+    public async Task DeleteAsync(string text)
+    {
+        var message = await MessageByIdAsync(text);
+        await message.HoverAsync();
+        await message.GetByRole(AriaRole.Button, new() { Name = "Delete message" }).ClickAsync();
+        await Page.Locator("#delete-message-dialog").GetByRole(AriaRole.Button, new() { Name = "Delete", Exact = true }).ClickAsync();
+    }
+
     /// <summary>Types into the composer and presses Enter.</summary>
     public async Task SendAsync(string text)
     {

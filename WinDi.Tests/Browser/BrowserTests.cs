@@ -150,7 +150,8 @@ public sealed class BrowserTests(SharedApp shared, Chromium chromium, PostgresSe
         Assert.True(network.ServerConnections >= 2, $"{network.ServerConnections} connections");
         var sentAfterReturn = network.FromPage.Skip(framesBeforeReturn).Select(frame => JsonDocument.Parse(frame).RootElement).ToList();
         var sync = sentAfterReturn.First(frame => frame.GetProperty("command").GetString() == "SYNC");
-        Assert.Equal(before.Id(), sync.GetProperty("payload").GetProperty("after_id").GetInt64());
+        // (By seq, the place of the last change it had seen: SYNC {after_seq} brings new messages, edits and deletes.)
+        Assert.Equal(before.Seq(), sync.GetProperty("payload").GetProperty("after_seq").GetInt64());
         // ...and Ann's message reached Ben exactly once.
         var history = (await ben.GetJsonAsync($"/history/{chatId}")).EnumerateArray().Select(m => m.GetProperty("text").GetString()).ToList();
         Assert.Equal(["Before the tunnel", "Missed one", "Missed two", "Written in the tunnel"], history);

@@ -96,4 +96,8 @@ public static class ApiCalls
     }
 
     public static long Id(this JsonElement element) => element.GetProperty("id").GetInt64();
+
+    public static long Seq(this JsonElement element) => element.GetProperty("seq").GetInt64();
+
+    public static string Command(this JsonElement element) => element.GetProperty("command").GetString()!;
 }

@@ -45,6 +45,22 @@ public sealed class PostgresServer : IAsyncLifetime
         return new NpgsqlConnectionStringBuilder(AdminConnectionString) { Database = name }.ConnectionString;
     }
 
+    /// <summary>
+    /// A migrated database of its own whose messages refuse any text that contains <paramref name="refused"/>: a CHECK
+    /// constraint, a rule the API's validation knows nothing about (as a new constraint, a trigger or an encoding rule
+    /// would be), which PostgreSQL enforces on the writer's real statements.
+    /// </summary>
+    public async Task<string> CreateRefusingDatabaseAsync(string prefix, string refused)
+    {
+        var connectionString = await CreateDatabaseAsync(prefix);
+        await MigrateAsync(connectionString, seed: false);
+        await using var connection = new NpgsqlConnection(connectionString);
+        await connection.OpenAsync();
+        await using var constraint = new NpgsqlCommand($"ALTER TABLE messages ADD CONSTRAINT ck_messages_test_refusal CHECK (position('{refused}' in text) = 0)", connection);
+        await constraint.ExecuteNonQueryAsync();
+        return connectionString;
+    }
+
     /// <summary>Runs the migration worker's migrator in-process against <paramref name="connectionString"/>.</summary>
     public static async Task MigrateAsync(string connectionString, bool seed)
     {
@@ -58,12 +74,13 @@ public sealed class PostgresServer : IAsyncLifetime
     }
 
     /// <summary>
-    /// Holds the lock that orders message ids (VisibleOrder.LockKey) from another session until
-    /// disposed: every send then waits in the database, as on a slow or busy server.
+    /// Holds the lock that orders message ids and seqs (VisibleOrder.LockKey) from another session until
+    /// disposed: every send, edit and delete then waits in the database, as on a slow or busy server.
     /// </summary>
-    public async Task<IAsyncDisposable> HoldMessageOrderLockAsync()
+    /// <param name="connectionString">another database than the shared one (a test's own)</param>
+    public async Task<IAsyncDisposable> HoldMessageOrderLockAsync(string? connectionString = null)
     {
-        var connection = new NpgsqlConnection(ConnectionString);
+        var connection = new NpgsqlConnection(connectionString ?? ConnectionString);
         await connection.OpenAsync();
         var transaction = await connection.BeginTransactionAsync();
         await using (var command = new NpgsqlCommand(WinDi.Api.Messages.VisibleOrder.TakeLockSql, connection, transaction))

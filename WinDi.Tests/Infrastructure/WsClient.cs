@@ -45,6 +45,17 @@ public sealed class WsClient : IAsyncDisposable
     public Task SendMessageAsync(long chatId, string text, string? clientMessageId = null) =>
         SendAsync("SEND_MESSAGE", new { chat_id = chatId, text, client_message_id = clientMessageId ?? Guid.NewGuid().ToString("N") });
 
+    /// <summary>Sends a message and returns its echo (the next frame must be it).</summary>
+    public async Task<JsonElement> SendAndEchoAsync(long chatId, string text, string? clientMessageId = null)
+    {
+        await SendMessageAsync(chatId, text, clientMessageId);
+        return await ExpectAsync("NEW_MESSAGE");
+    }
+
+    public Task EditMessageAsync(long id, string text) => SendAsync("EDIT_MESSAGE", new { id, text });
+
+    public Task DeleteMessageAsync(long id) => SendAsync("DELETE_MESSAGE", new { id });
+
     public async Task SendRawAsync(string text)
     {
         using var timeout = new CancellationTokenSource(DefaultWait);
@@ -114,6 +125,23 @@ public sealed class WsClient : IAsyncDisposable
             {
                 case "NEW_MESSAGE": messages.Add(frame); break;
                 case "SYNC_DONE": return (messages, frame);
+                default: throw new InvalidOperationException($"Unexpected frame during SYNC: {frame}");
+            }
+        }
+    }
+
+    /// <summary>Sends SYNC {after_seq} and collects the change frames (NEW_MESSAGE, MESSAGE_EDITED, MESSAGE_DELETED) up to SYNC_DONE.</summary>
+    public async Task<(List<JsonElement> Changes, JsonElement Done)> SyncChangesAsync(long afterSeq, int? limit = null)
+    {
+        await SendAsync("SYNC", limit is null ? new { after_seq = afterSeq } : new { after_seq = afterSeq, limit });
+        var changes = new List<JsonElement>();
+        while (true)
+        {
+            var frame = await ReceiveAsync();
+            switch (frame.GetProperty("command").GetString())
+            {
+                case "NEW_MESSAGE" or "MESSAGE_EDITED" or "MESSAGE_DELETED": changes.Add(frame); break;
+                case "SYNC_DONE": return (changes, frame);
                 default: throw new InvalidOperationException($"Unexpected frame during SYNC: {frame}");
             }
         }

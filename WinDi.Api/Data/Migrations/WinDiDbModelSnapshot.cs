@@ -22,6 +22,8 @@ namespace WinDi.Api.Data.Migrations
 
             NpgsqlModelBuilderExtensions.UseIdentityByDefaultColumns(modelBuilder);
 
+            modelBuilder.HasSequence("message_seq");
+
             modelBuilder.Entity("WinDi.Api.Auth.Session", b =>
                 {
                     b.Property<Guid>("Id")
@@ -174,9 +176,27 @@ namespace WinDi.Api.Data.Migrations
                         .HasColumnName("created_at")
                         .HasDefaultValueSql("now()");
 
+                    b.Property<long?>("CreatedSeq")
+                        .HasColumnType("bigint")
+                        .HasColumnName("created_seq");
+
+                    b.Property<DateTime?>("DeletedAt")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("deleted_at");
+
+                    b.Property<DateTime?>("EditedAt")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("edited_at");
+
                     b.Property<long>("SenderId")
                         .HasColumnType("bigint")
                         .HasColumnName("sender_id");
+
+                    b.Property<long>("Seq")
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("bigint")
+                        .HasColumnName("seq")
+                        .HasDefaultValueSql("nextval('message_seq')");
 
                     b.Property<string>("Text")
                         .IsRequired()
@@ -189,6 +209,9 @@ namespace WinDi.Api.Data.Migrations
 
                     b.HasIndex("ChatId", "Id")
                         .HasDatabaseName("ix_messages_chat_id_id");
+
+                    b.HasIndex("ChatId", "Seq")
+                        .HasDatabaseName("ix_messages_chat_id_seq");
 
                     b.HasIndex("SenderId", "ClientMessageId")
                         .IsUnique()

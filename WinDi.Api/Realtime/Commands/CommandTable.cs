@@ -7,6 +7,8 @@ public static class CommandTable
     {
         services.AddSingleton<ICommand, SendMessage>();
         services.AddSingleton<ICommand, ReadMessage>();
+        services.AddSingleton<ICommand, EditMessage>();
+        services.AddSingleton<ICommand, DeleteMessage>();
         services.AddSingleton<ICommand, Sync>();
         services.AddSingleton<ICommand, Ping>();
         services.AddSingleton<ICommand, Typing>();

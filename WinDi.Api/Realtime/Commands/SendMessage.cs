@@ -25,8 +25,7 @@ public sealed class SendMessage(MessageWriter writer) : Command<SendMessagePaylo
 
     protected override string? Validate(SendMessagePayload payload) =>
         payload.ChatId is null ? "payload.chat_id must be an integer." :
-        string.IsNullOrWhiteSpace(payload.Text) || payload.Text.Length > Message.MaxTextLength
-            ? $"payload.text must be 1 to {Message.MaxTextLength} characters and not blank." :
+        !Message.IsValidText(payload.Text) ? $"payload.text {Message.TextRule}." :
         payload.ClientMessageId is null || payload.ClientMessageId.Length is 0 or > Message.MaxClientMessageIdLength
             ? $"payload.client_message_id must be 1 to {Message.MaxClientMessageIdLength} characters." :
         null;
@@ -43,6 +42,11 @@ public sealed class SendMessage(MessageWriter writer) : Command<SendMessagePaylo
             case SendStatus.Duplicate:
                 // Only the sending connection hears of a repeat; everyone else already has the original.
                 context.Reply(Frames.Encode(NewMessageFrame.From(result.Message!)));
+                break;
+            case SendStatus.Deleted:
+                // A repeat of a message deleted since: its tombstone, with the key the sender can match it by.
+                var deleted = result.Message!;
+                context.Reply(Frames.Encode(new MessageDeletedFrame(deleted.Id, deleted.ChatId, deleted.Seq, deleted.ClientMessageId)));
                 break;
             case SendStatus.ChatNotFound:
                 context.Fail(Protocol.Codes.ChatNotFound, "No such chat.");

@@ -1,6 +1,6 @@
-// One open chat: its messages by id (pending ones last), the composer, paging back on scroll, and
-// read receipts for the newest message from someone else once it is on screen; in the header, who is
-// online (a private chat's peer, a group's members) and who is typing.
+// One open chat: its messages by id (pending ones last), the composer, paging back on scroll, editing
+// and deleting my own messages, and read receipts for the newest message from someone else once it is
+// on screen; in the header, who is online (a private chat's peer, a group's members) and who is typing.
 
 import { state, pendingIn } from './state.js';
 import { el, byId, reconcile, avatar, colorFor } from './dom.js';
@@ -11,7 +11,7 @@ import { isOnline, presenceText, typingText } from './presence.js';
 const NEAR_BOTTOM_PX = 60;
 const LOAD_OLDER_WITHIN_PX = 150;
 
-export function createConversationView({ onSend, onTyping, onLoadOlder, onMarkRead, onRetry, onDiscard, onBack, onLeave, onAddMember }) {
+export function createConversationView({ onSend, onTyping, onLoadOlder, onMarkRead, onRetry, onDiscard, onEdit, onDelete, onBack, onLeave, onAddMember }) {
   const placeholder = byId('conversation-placeholder');
   const pane = byId('conversation-pane');
   const title = byId('conversation-title');
@@ -30,6 +30,7 @@ export function createConversationView({ onSend, onTyping, onLoadOlder, onMarkRe
   const nodes = new Map(); // key -> <li>
   let shownChatId = null;
   let lastNode = null; // the bottom node at the last render: a different one means news at the bottom
+  let editingId = null; // my message being edited in place, if any
 
   const isNearBottom = () => scroller.scrollHeight - scroller.scrollTop - scroller.clientHeight < NEAR_BOTTOM_PX;
   const scrollToBottom = () => { scroller.scrollTop = scroller.scrollHeight; };
@@ -65,13 +66,57 @@ export function createConversationView({ onSend, onTyping, onLoadOlder, onMarkRe
   list.addEventListener('click', (event) => {
     const button = event.target.closest('button[data-action]');
     if (!button) return;
-    const clientMessageId = button.closest('li').dataset.clientMessageId;
-    if (button.dataset.action === 'retry') onRetry(clientMessageId);
-    else onDiscard(clientMessageId);
+    const li = button.closest('li');
+    const id = Number(li.dataset.id);
+    switch (button.dataset.action) {
+      case 'retry': onRetry(li.dataset.clientMessageId); break;
+      case 'discard': onDiscard(li.dataset.clientMessageId); break;
+      case 'edit': startEditing(id); break;
+      case 'delete': onDelete(id); break;
+      case 'cancel-edit': stopEditing(); break;
+      default: break;
+    }
+  });
+  // Editing in place: Enter (or Save) saves, Shift+Enter adds a line, Escape (or Cancel) leaves the text as it was.
+  list.addEventListener('submit', (event) => {
+    event.preventDefault();
+    saveEdit(event.target);
+  });
+  list.addEventListener('keydown', (event) => {
+    if (!event.target.matches('.edit-input')) return;
+    if (event.key === 'Enter' && !event.shiftKey && !event.isComposing) {
+      event.preventDefault();
+      event.target.form.requestSubmit();
+    } else if (event.key === 'Escape') {
+      event.preventDefault();
+      stopEditing();
+    }
   });
   byId('back-button').addEventListener('click', onBack);
   byId('leave-button').addEventListener('click', onLeave);
   addMemberButton.addEventListener('click', onAddMember);
+
+  function startEditing(id) {
+    editingId = id;
+    view.render({});
+    const area = list.querySelector('.edit-input');
+    if (area) {
+      area.focus();
+      area.setSelectionRange(area.value.length, area.value.length);
+    }
+  }
+
+  function stopEditing() {
+    editingId = null;
+    view.render({});
+    input.focus();
+  }
+
+  function saveEdit(form) {
+    const text = form.elements.text.value;
+    if (!text.trim()) return; // a message cannot be emptied; Delete removes it
+    if (onEdit(Number(form.dataset.id), text)) stopEditing();
+  }
 
   // The composer grows with its text, up to about six lines.
   function fitInput() {
@@ -125,18 +170,31 @@ export function createConversationView({ onSend, onTyping, onLoadOlder, onMarkRe
     }
     const status = item.id === undefined ? (item.error ? 'failed' : 'pending') : (item.is_read ? 'read' : 'sent');
     const seconds = item.timestamp ?? Math.floor(item.created / 1000);
-    const signature = JSON.stringify([item.text, status, runStart, senderName, item.error, seconds]);
+    const stored = mine && item.id !== undefined;
+    const editing = stored && item.id === editingId;
+    const text = item.localText ?? item.text;
+    // While it is being edited, the node is left alone (a re-render must not take the draft away).
+    const signature = JSON.stringify(editing
+      ? ['editing', item.id, runStart]
+      : [text, status, runStart, senderName, item.error, seconds, item.edited_at ?? null, Boolean(item.localText), Boolean(item.deleting)]);
     if (node.dataset.signature === signature) return node;
 
     node.dataset.signature = signature;
-    node.className = ['message', mine ? 'mine' : 'theirs', runStart && 'run-start', status === 'pending' && 'pending', status === 'failed' && 'failed']
+    node.className = ['message', mine ? 'mine' : 'theirs', runStart && 'run-start', status === 'pending' && 'pending', status === 'failed' && 'failed',
+      item.localText !== undefined && 'saving', item.deleting && 'deleting', editing && 'editing']
       .filter(Boolean).join(' ');
     if (item.id !== undefined) node.dataset.id = item.id;
     if (mine) node.dataset.clientMessageId = item.client_message_id;
     node.replaceChildren(el('div', { class: 'bubble' },
       senderName ? senderLabel(senderName) : null,
-      el('p', { class: 'text' }, item.text),
+      editing ? editor(item) : el('p', { class: 'text' }, text),
       el('div', { class: 'meta' },
+        stored && !editing && !item.deleting
+          ? el('span', { class: 'message-actions' },
+            el('button', { type: 'button', class: 'link', 'data-action': 'edit', 'aria-label': 'Edit message' }, 'Edit'),
+            el('button', { type: 'button', class: 'link', 'data-action': 'delete', 'aria-label': 'Delete message' }, 'Delete'))
+          : null,
+        item.edited_at || item.localText !== undefined ? editedLabel(item) : null,
         el('time', { datetime: new Date(seconds * 1000).toISOString(), title: fullDateTime(seconds) }, formatTime(seconds)),
         mine ? ticks(status) : null),
       status === 'failed'
@@ -175,7 +233,7 @@ export function createConversationView({ onSend, onTyping, onLoadOlder, onMarkRe
     return box.height > 0 && box.bottom > view.top + 8 && box.top < view.bottom - 8;
   }
 
-  return {
+  const view = {
     /** @param {object} flags toBottom, prepended (an older page came in) */
     render(flags) {
       const chat = state.chats.get(state.openChatId);
@@ -189,6 +247,7 @@ export function createConversationView({ onSend, onTyping, onLoadOlder, onMarkRe
         nodes.clear();
         list.replaceChildren();
         shownChatId = chat.id;
+        editingId = null;
         lastNode = null;
         jumpButton.hidden = true;
         input.value = '';
@@ -206,6 +265,7 @@ export function createConversationView({ onSend, onTyping, onLoadOlder, onMarkRe
       let previousSender = null;
       let previousDay = null;
       const items = [...conversation.sorted(), ...pendingIn(chat.id)];
+      if (editingId !== null && !conversation.messages.has(editingId)) editingId = null; // deleted meanwhile
       for (const item of items) {
         const seconds = item.timestamp ?? Math.floor(item.created / 1000);
         const day = dayKey(seconds);
@@ -265,6 +325,22 @@ export function createConversationView({ onSend, onTyping, onLoadOlder, onMarkRe
     maybeMarkRead,
     focusComposer: () => input.focus(),
   };
+  return view;
+}
+
+function editor(item) {
+  const area = el('textarea', { class: 'edit-input', name: 'text', rows: 2, maxlength: 500, 'aria-label': 'Edit message' });
+  area.value = item.localText ?? item.text;
+  return el('form', { class: 'edit-form', 'data-id': item.id },
+    area,
+    el('div', { class: 'edit-buttons' },
+      el('button', { type: 'button', 'data-action': 'cancel-edit' }, 'Cancel'),
+      el('button', { type: 'submit', class: 'primary' }, 'Save')));
+}
+
+function editedLabel(item) {
+  const title = item.localText !== undefined ? 'Saving the edit…' : `Edited ${fullDateTime(item.edited_at)}`;
+  return el('span', { class: 'edited', title }, 'edited');
 }
 
 function senderLabel(name) {

@@ -1,4 +1,4 @@
-// New chat, new group, add member, leave, devices: modal <dialog>s (Escape closes them, focus returns).
+// New chat, new group, add member, leave, delete a message, devices: modal <dialog>s (Escape closes them, focus returns).
 
 import { state } from './state.js';
 import { byId, el, toast } from './dom.js';
@@ -12,7 +12,8 @@ export function setupDialogs({ api, messenger, navigate }) {
   const addMemberDialog = byId('add-member-dialog');
   const leaveDialog = byId('leave-dialog');
   const devicesDialog = byId('devices-dialog');
-  const all = [newChatDialog, newGroupDialog, addMemberDialog, leaveDialog, devicesDialog];
+  const deleteDialog = byId('delete-message-dialog');
+  const all = [newChatDialog, newGroupDialog, addMemberDialog, leaveDialog, deleteDialog, devicesDialog];
 
   for (const dialog of all) {
     dialog.querySelectorAll('[data-close]').forEach((button) => button.addEventListener('click', () => dialog.close()));
@@ -143,7 +144,18 @@ export function setupDialogs({ api, messenger, navigate }) {
 
   signOutOthers.addEventListener('click', () => endSessions(sessions.filter((session) => !session.current).map((session) => session.id)));
 
+  byId('delete-message-form').addEventListener('submit', (event) => {
+    event.preventDefault();
+    messenger().remove(Number(deleteDialog.dataset.messageId));
+    deleteDialog.close();
+  });
+
   return {
+    /** Asks before deleting one of my messages for everyone. */
+    deleteMessage(messageId) {
+      deleteDialog.dataset.messageId = messageId;
+      deleteDialog.showModal();
+    },
     addMember() {
       addMemberSearch.reset();
       addMemberDialog.showModal();

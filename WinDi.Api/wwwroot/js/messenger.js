@@ -1,6 +1,6 @@
 // The client's logic: REST for lists and history, the WebSocket for everything live, and the
-// bookkeeping that keeps them consistent (SYNC after reconnects, pending sends, receipts, unread counts),
-// and who is typing and online.
+// bookkeeping that keeps them consistent (SYNC after reconnects, pending sends, edits and deletes,
+// receipts, unread counts), and who is typing and online.
 
 import {
   state, conversationFor, replaceChats, addChat, removeChat, moveToTop, savePending, loadPending, notePresence,
@@ -30,14 +30,18 @@ export class Messenger {
   #checkingSession = false;
   #stopped = false;
 
-  // SYNC bookkeeping: every message with id <= syncedUpTo is known to this page. Only SYNC moves it:
-  // live frames can arrive out of id order, and after a gap (a Redis outage, an overflowed queue) a live
-  // frame says nothing about the messages before it. A catch-up SYNC every REFRESH_EVERY_MS (and when
-  // the tab comes back) fills such gaps.
-  #syncedUpTo = 0;
+  // SYNC bookkeeping: every change (a new message, an edit, a delete) with seq <= syncedSeq is known to
+  // this page. Only SYNC_DONE moves it: live frames can arrive out of seq order, and after a gap (a Redis
+  // outage, an overflowed queue) a live frame says nothing about the changes before it. A catch-up SYNC
+  // {after_seq} every REFRESH_EVERY_MS (and when the tab comes back) fills such gaps; it brings new
+  // messages as well as edits and deletes, so it is the only cursor the page needs.
+  #syncedSeq = 0;
   #synced = false;
   #syncAfterConnect = false;
   #everSynced = false;
+  // My edits and deletes sent and not yet confirmed (message id -> 'edit' | 'delete'), so that an ERROR
+  // that answers one (it carries the id) can undo what the page shows.
+  #changesInFlight = new Map();
 
   /**
    * @param {import('./api.js').Api} api
@@ -55,9 +59,11 @@ export class Messenger {
     state.me = await this.#api.me();
     loadPending();
     await this.refreshChats();
-    // The chat list is the starting point; SYNC covers whatever arrives after it.
+    // The chat list is the starting point; SYNC covers whatever changes after it. Every change with a
+    // lower seq than the newest last message was committed before the list was read (seqs become visible
+    // in order), so history loaded from now on shows it.
     for (const chat of state.chats.values()) {
-      this.#syncedUpTo = Math.max(this.#syncedUpTo, chat.last_message?.id ?? 0);
+      this.#syncedSeq = Math.max(this.#syncedSeq, chat.last_message?.seq ?? 0);
     }
     if (this.#stopped) return;
     this.#socket = new RealtimeConnection({
@@ -245,6 +251,39 @@ export class Messenger {
     if (this.#socket?.send('TYPING', { chat_id: chatId })) this.#typingSentAt.set(chatId, now);
   }
 
+  /** Replaces the text of one of my messages; the page shows it at once, and MESSAGE_EDITED confirms it. */
+  edit(messageId, text) {
+    const message = this.#myMessage(messageId);
+    const body = text.trim();
+    if (!message || !body || body === message.text) return true;
+    if (!this.#socket?.send('EDIT_MESSAGE', { id: messageId, text: body })) {
+      this.#onChange({ error: 'You are offline: the message was not changed. Try again once connected.' });
+      return false;
+    }
+    message.localText = body;
+    this.#changesInFlight.set(messageId, 'edit');
+    this.changed({});
+    return true;
+  }
+
+  /** Deletes one of my messages for everyone (the person has confirmed); MESSAGE_DELETED removes it. */
+  remove(messageId) {
+    const message = this.#myMessage(messageId);
+    if (!message) return;
+    if (!this.#socket?.send('DELETE_MESSAGE', { id: messageId })) {
+      this.#onChange({ error: 'You are offline: the message was not deleted. Try again once connected.' });
+      return;
+    }
+    message.deleting = true;
+    this.#changesInFlight.set(messageId, 'delete');
+    this.changed({});
+  }
+
+  #myMessage(messageId) {
+    const message = state.conversations.get(state.openChatId)?.messages.get(messageId);
+    return message?.sender_id === state.me.id ? message : null;
+  }
+
   /** Marks the chat read up to `messageId` (someone else's message that is on screen). */
   markRead(chatId, messageId) {
     const conversation = state.conversations.get(chatId);
@@ -277,7 +316,9 @@ export class Messenger {
   #onOpen() {
     this.#synced = false;
     this.#syncAfterConnect = true;
-    this.#socket.send('SYNC', { after_id: this.#syncedUpTo });
+    // Edits and deletes in flight on the old connection may or may not have been made: SYNC says which.
+    this.#forgetChangesInFlight();
+    this.#socket.send('SYNC', { after_seq: this.#syncedSeq });
     // Resending is safe: for a client_message_id it already stored, the server answers with the original.
     for (const pending of state.pending.values()) {
       if (!pending.error) this.#sendPending(pending);
@@ -288,6 +329,12 @@ export class Messenger {
     switch (frame.command) {
       case 'NEW_MESSAGE':
         this.#receive(messageFrom(frame));
+        break;
+      case 'MESSAGE_EDITED':
+        this.#edited(frame);
+        break;
+      case 'MESSAGE_DELETED':
+        this.#deleted(frame);
         break;
       case 'READ_MESSAGE':
         this.#receipt(frame);
@@ -306,10 +353,10 @@ export class Messenger {
     }
   }
 
-  #syncDone({ last_id: lastId, has_more: hasMore }) {
-    this.#syncedUpTo = Math.max(this.#syncedUpTo, lastId);
+  #syncDone({ last_seq: lastSeq, has_more: hasMore }) {
+    this.#syncedSeq = Math.max(this.#syncedSeq, lastSeq);
     if (hasMore) {
-      this.#socket.send('SYNC', { after_id: lastId });
+      this.#socket.send('SYNC', { after_seq: lastSeq });
       return;
     }
     this.#synced = true;
@@ -350,6 +397,7 @@ export class Messenger {
     // Their message is what they were typing.
     if (!mine) this.#stopTyping(message.chat_id, message.sender_id);
     if (mine && state.pending.delete(message.client_message_id)) savePending();
+    if (state.deletedIds.has(message.id)) return; // a late copy of a message deleted since
     const chat = state.chats.get(message.chat_id);
     if (!chat) {
       // A chat this page has not heard of: someone started it with us, or added us to a group.
@@ -358,9 +406,11 @@ export class Messenger {
     }
     const conversation = state.conversations.get(message.chat_id);
     conversation?.upsert(message);
-    if (!chat.last_message || message.id >= chat.last_message.id) {
+    if (!chat.last_message || message.id > chat.last_message.id) {
       chat.last_message = message;
       moveToTop(chat.id);
+    } else if (message.id === chat.last_message.id && (message.seq ?? 0) >= (chat.last_message.seq ?? 0)) {
+      chat.last_message = message;
     }
     if (!mine && !state.seenIds.has(message.id) && message.id > chat.baseline) {
       chat.unread_count += 1;
@@ -370,6 +420,73 @@ export class Messenger {
       this.#loadMembers(chat.id).catch(() => {});
     }
     this.changed({ appended: true, toBottom: mine && message.chat_id === state.openChatId });
+  }
+
+  /** MESSAGE_EDITED {id, chat_id, text, edited_at, seq}: in the conversation and the chat list, if this page holds it. */
+  #edited(frame) {
+    const conversation = state.conversations.get(frame.chat_id);
+    const message = conversation?.messages.get(frame.id);
+    if (this.#changesInFlight.get(frame.id) === 'edit') this.#changesInFlight.delete(frame.id);
+    if (message) delete message.localText;
+    conversation?.applyEdit(frame);
+    const last = state.chats.get(frame.chat_id)?.last_message;
+    if (last?.id === frame.id && (last.seq ?? 0) <= frame.seq) {
+      Object.assign(last, { text: frame.text, edited_at: frame.edited_at, seq: frame.seq });
+    }
+    this.changed({});
+  }
+
+  /**
+   * MESSAGE_DELETED {id, chat_id, seq}: gone from the conversation and for good from this page. The chat's
+   * last message and unread count may have been this one: the server says what they are now. With a
+   * client_message_id, it answers a pending send of mine whose message was deleted meanwhile (another device).
+   */
+  #deleted(frame) {
+    state.deletedIds.add(frame.id);
+    this.#changesInFlight.delete(frame.id);
+    if (frame.client_message_id && state.pending.delete(frame.client_message_id)) savePending();
+    const conversation = state.conversations.get(frame.chat_id);
+    conversation?.remove(frame.id);
+    const chat = state.chats.get(frame.chat_id);
+    if (chat) {
+      if (chat.last_message?.id === frame.id) {
+        const remaining = conversation?.sorted().at(-1) ?? null;
+        chat.last_message = remaining;
+      }
+      this.#refreshSoon();
+    }
+    this.changed({});
+  }
+
+  /** An edit or delete of mine was refused: show the message as it is, and say why. */
+  #changeRefused(frame, kind) {
+    this.#changesInFlight.delete(frame.id);
+    const conversation = [...state.conversations.values()].find((c) => c.messages.has(frame.id));
+    if (kind === 'delete' && frame.code === 'message_not_found') {
+      // Already deleted (another device, say): it is gone either way.
+      if (conversation) this.#deleted({ id: frame.id, chat_id: conversation.chatId });
+      return;
+    }
+    this.#undoLocalChange(frame.id);
+    this.#onChange({ error: `The message could not be ${kind === 'edit' ? 'edited' : 'deleted'}: ${frame.detail || frame.code}` });
+    this.changed({});
+  }
+
+  #forgetChangesInFlight() {
+    for (const id of this.#changesInFlight.keys()) this.#undoLocalChange(id);
+    this.#changesInFlight.clear();
+    this.changed({});
+  }
+
+  /** Shows the message as the server last said it was (no pending edit, not being deleted). */
+  #undoLocalChange(id) {
+    for (const conversation of state.conversations.values()) {
+      const message = conversation.messages.get(id);
+      if (message) {
+        delete message.localText;
+        delete message.deleting;
+      }
+    }
   }
 
   /**
@@ -406,6 +523,11 @@ export class Messenger {
       savePending();
       if (frame.code === 'not_a_member' || frame.code === 'chat_not_found') this.#refreshSoon();
       this.changed({});
+      return;
+    }
+    const change = frame.id !== undefined && this.#changesInFlight.get(frame.id);
+    if (change) {
+      this.#changeRefused(frame, change);
       return;
     }
     if (frame.id !== undefined) {
@@ -502,7 +624,7 @@ export class Messenger {
   /** SYNC from the last point SYNC proved: whatever live delivery missed since then arrives now. */
   #catchUp() {
     if (!this.#synced) return; // a SYNC is under way already
-    if (this.#socket?.send('SYNC', { after_id: this.#syncedUpTo })) this.#synced = false;
+    if (this.#socket?.send('SYNC', { after_seq: this.#syncedSeq })) this.#synced = false;
   }
 
   #onOnline = () => this.#socket?.reconnectNow();

@@ -14,10 +14,32 @@ export class Conversation {
     this.readSentUpTo = 0;    // the highest id this page has sent READ_MESSAGE for
   }
 
-  /** Adds or refreshes a message; a receipt never goes back from read to unread. */
+  /**
+   * Adds or refreshes a message; a receipt never goes back from read to unread, an older state (a lower seq, say a
+   * live frame that arrives after SYNC brought the edit) never replaces a newer one, and a deleted message stays gone.
+   */
   upsert(message) {
+    if (state.deletedIds.has(message.id)) return;
     const known = this.messages.get(message.id);
-    this.messages.set(message.id, known ? { ...message, is_read: known.is_read || message.is_read } : message);
+    if (!known) {
+      this.messages.set(message.id, message);
+    } else if ((message.seq ?? 0) >= (known.seq ?? 0)) {
+      this.messages.set(message.id, { ...known, ...message, is_read: known.is_read || message.is_read });
+    } else if (message.is_read) {
+      known.is_read = true;
+    }
+  }
+
+  /** MESSAGE_EDITED: the new text, unless this page already holds a later state. */
+  applyEdit({ id, text, edited_at: editedAt, seq }) {
+    const known = this.messages.get(id);
+    if (!known || (known.seq ?? 0) > seq) return false;
+    Object.assign(known, { text, edited_at: editedAt, seq });
+    return true;
+  }
+
+  remove(id) {
+    return this.messages.delete(id);
   }
 
   sorted() {
@@ -53,6 +75,7 @@ export const state = {
   conversations: new Map(),
   openChatId: null,
   seenIds: new Set(),      // message ids counted already (live and SYNC frames may overlap)
+  deletedIds: new Set(),   // messages deleted while this page was open: a late frame or page never brings them back
   pending: new Map(),      // client_message_id -> { chat_id, text, client_message_id, created, error? }
   presence: new Map(),     // user id -> { online, last_seen } (README "Presence"), from the last REST answer or a TYPING
   typing: new Map(),       // chat id -> Map(user id -> when their TYPING stops showing, in ms)
@@ -65,6 +88,7 @@ export function reset() {
   state.conversations.clear();
   state.openChatId = null;
   state.seenIds.clear();
+  state.deletedIds.clear();
   state.pending.clear();
   state.presence.clear();
   state.typing.clear();
@@ -89,7 +113,7 @@ export function replaceChats(serverChats) {
   for (const chat of serverChats) {
     const known = state.chats.get(chat.id);
     const baseline = chat.last_message?.id ?? 0;
-    if (known?.last_message && known.last_message.id > baseline) {
+    if (known?.last_message && known.last_message.id > baseline && !state.deletedIds.has(known.last_message.id)) {
       next.set(chat.id, { ...chat, last_message: known.last_message, unread_count: known.unread_count, baseline });
     } else {
       next.set(chat.id, { ...chat, baseline });
