@@ -33,7 +33,7 @@ public sealed class PresenceTests(PostgresServer postgres, RedisServer redis, Tw
         var (closedAt, offline) = await CloseAndWaitUntilOfflineAsync(laptopOnB, ann, chatId, bob.Id);
 
         Assert.True(whileConnected.GetProperty("online").GetBoolean());
-        Assert.Equal(JsonValueKind.Null, whileConnected.GetProperty("last_seen").ValueKind);
+        Assert.True(whileConnected.GetProperty("last_seen").GetInt64() > 0, "connected, so seen: last_seen is set (null means never connected)");
         Assert.True(peerWhileConnected.GetProperty("online").GetBoolean());
         Assert.Equal(bob.Id, peerWhileConnected.Id());
         Assert.True(withOneDeviceLeft.GetProperty("online").GetBoolean(), "still online while the laptop stays");
@@ -41,6 +41,46 @@ public sealed class PresenceTests(PostgresServer postgres, RedisServer redis, Tw
         var peer = await PeerInListAsync(ann, chatId);
         Assert.False(peer.GetProperty("online").GetBoolean());
         Assert.Equal(offline.GetProperty("last_seen").GetInt64(), peer.GetProperty("last_seen").GetInt64());
+    }
+
+    /// <summary>
+    /// The disconnect is written before the lease is given back: whoever sees someone offline sees the time they
+    /// left, never the older time they connected. Asked as fast as possible, by four readers at once, a few times, to catch the moment between.
+    /// </summary>
+    [Fact]
+    public async Task TheMomentSomeoneShowsOfflineTheirLastSeenIsAlreadyTheirDisconnect()
+    {
+        var ann = await a.RegisterAsync();
+        var bob = await a.RegisterAsync();
+        var chatId = await ann.StartPrivateChatAsync(bob);
+        for (var round = 0; round < 5; round++)
+        {
+            var bobOnB = await bob.On(b).ConnectAsync();
+            var connectedAt = DateTimeOffset.UtcNow.ToUnixTimeSeconds();
+            while (DateTimeOffset.UtcNow.ToUnixTimeSeconds() < connectedAt + 2)
+            {
+                await Task.Delay(50);
+            }
+            var closedAt = DateTimeOffset.UtcNow.ToUnixTimeSeconds();
+            var closing = bobOnB.CloseAsync();
+            var deadline = DateTime.UtcNow + OfflineWithin;
+            var firstSeenOffline = await Task.WhenAll(Enumerable.Range(0, 4).Select(async _ =>
+            {
+                JsonElement member;
+                do
+                {
+                    member = await MemberAsync(ann, chatId, bob.Id);
+                    Assert.True(DateTime.UtcNow < deadline, $"round {round}: still online {OfflineWithin} after closing");
+                }
+                while (member.GetProperty("online").GetBoolean());
+                return member.GetProperty("last_seen").GetInt64();
+            }));
+            await closing;
+            await bobOnB.DisposeAsync();
+
+            Assert.All(firstSeenOffline, lastSeen => Assert.True(lastSeen >= closedAt,
+                $"round {round}: offline with last_seen {lastSeen}, but they left at {closedAt}"));
+        }
     }
 
     [Fact]

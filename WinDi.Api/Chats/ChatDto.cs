@@ -8,13 +8,31 @@ namespace WinDi.Api.Chats;
 
 /// <summary>
 /// A person in a chat. <c>online</c>: they hold a WebSocket on some replica now (<see cref="Presence"/>);
-/// <c>last_seen</c>: Unix seconds of when they were last connected, null while online and for someone never connected.
+/// <c>last_seen</c>: Unix seconds of when they were last connected (their last disconnect; while online, their latest
+/// connect or renewal, at most <see cref="LastSeenOptions.RecordEvery"/> old), null for someone who never connected.
 /// </summary>
 public sealed record MemberDto(long Id, string Name, bool Online, long? LastSeen)
 {
-    public static MemberDto Of(long id, string name, DateTime? lastSeen, IReadOnlySet<long> online) => online.Contains(id)
-        ? new(id, name, true, null)
-        : new(id, name, false, lastSeen is { } seen ? MessageDto.UnixSeconds(seen) : null);
+    public static MemberDto Of(long id, string name, PresenceSnapshot seen) =>
+        new(id, name, seen.Online.Contains(id), seen.LastSeen.GetValueOrDefault(id) is { } at ? MessageDto.UnixSeconds(at) : null);
+}
+
+/// <summary>Who of some people is online, and when each was last seen.</summary>
+public sealed record PresenceSnapshot(IReadOnlySet<long> Online, Dictionary<long, DateTime?> LastSeen)
+{
+    /// <summary>
+    /// Online first, then last_seen: a disconnect is written before its connection's lease is given back, so whoever
+    /// this finds offline has their disconnect in what it reads next (read the other way round, someone could show
+    /// offline with the older time they connected).
+    /// </summary>
+    public static async Task<PresenceSnapshot> LookUpAsync(WinDiDb db, Presence presence, IEnumerable<long> ids, CancellationToken ct)
+    {
+        var people = ids.Distinct().ToList();
+        var online = await presence.OnlineAsync(people, ct);
+        var lastSeen = people.Count == 0 ? [] : await db.Users.Where(u => people.Contains(u.Id))
+            .Select(u => new { u.Id, u.LastSeen }).ToDictionaryAsync(u => u.Id, u => u.LastSeen, ct);
+        return new(online, lastSeen);
+    }
 }
 
 public sealed record ChatDto(long Id, string? Name, bool IsGroup, MessageDto? LastMessage, int UnreadCount)
@@ -30,7 +48,7 @@ public sealed record ChatDto(long Id, string? Name, bool IsGroup, MessageDto? La
 
 public static class ChatQueries
 {
-    private sealed record Person(long Id, string Name, DateTime? LastSeen);
+    private sealed record Person(long Id, string Name);
 
     private sealed record ChatRow(long Id, string? Name, bool IsGroup, Person? Other, DateTime CreatedAt, DateTime? LastAt, MessageDto? LastMessage, int UnreadCount);
 
@@ -38,10 +56,10 @@ public static class ChatQueries
     public static async Task<List<ChatDto>> ListAsync(WinDiDb db, Presence presence, long me, CancellationToken ct)
     {
         var rows = await RowsAsync(db, me, chatId: null, ct);
-        var online = await presence.OnlineAsync(rows.Where(r => !r.IsGroup && r.Other is not null).Select(r => r.Other!.Id), ct);
+        var peers = await PresenceSnapshot.LookUpAsync(db, presence, rows.Where(r => !r.IsGroup && r.Other is not null).Select(r => r.Other!.Id), ct);
         return [.. rows
             .OrderByDescending(r => r.LastAt ?? r.CreatedAt).ThenByDescending(r => r.Id)
-            .Select(r => ToDto(r, online))];
+            .Select(r => ToDto(r, peers))];
     }
 
     /// <summary>One of the caller's chats with its members and their presence (one lookup for all); null when the caller is not in it.</summary>
@@ -53,16 +71,16 @@ public static class ChatQueries
             return null;
         }
         var members = await db.ChatMembers.Where(m => m.ChatId == chatId).OrderBy(m => m.JoinedAt).ThenBy(m => m.UserId)
-            .Select(m => new Person(m.UserId, m.User.Name, m.User.LastSeen)).AsNoTracking().ToListAsync(ct);
-        var people = members.Select(m => m.Id);
-        var online = await presence.OnlineAsync(row.Other is { } peer ? people.Append(peer.Id) : people, ct);
-        return ToDto(row, online) with { Members = [.. members.Select(m => MemberDto.Of(m.Id, m.Name, m.LastSeen, online))] };
+            .Select(m => new Person(m.UserId, m.User.Name)).AsNoTracking().ToListAsync(ct);
+        var ids = members.Select(m => m.Id);
+        var people = await PresenceSnapshot.LookUpAsync(db, presence, row.Other is { } peer ? ids.Append(peer.Id) : ids, ct);
+        return ToDto(row, people) with { Members = [.. members.Select(m => MemberDto.Of(m.Id, m.Name, people))] };
     }
 
-    private static ChatDto ToDto(ChatRow r, IReadOnlySet<long> online) =>
+    private static ChatDto ToDto(ChatRow r, PresenceSnapshot people) =>
         new(r.Id, r.Name ?? (r.IsGroup ? null : r.Other?.Name), r.IsGroup, r.LastMessage, r.UnreadCount)
         {
-            Peer = r.IsGroup || r.Other is null ? null : MemberDto.Of(r.Other.Id, r.Other.Name, r.Other.LastSeen, online),
+            Peer = r.IsGroup || r.Other is null ? null : MemberDto.Of(r.Other.Id, r.Other.Name, people),
         };
 
     private static Task<List<ChatRow>> RowsAsync(WinDiDb db, long me, long? chatId, CancellationToken ct)
@@ -79,7 +97,7 @@ public static class ChatQueries
                 cm.Chat.IsGroup,
                 // A private chat is about the other person (its name when none was given), even after they left it.
                 db.Users.Where(u => u.Id == (cm.Chat.PrivateLowUserId == me ? cm.Chat.PrivateHighUserId : cm.Chat.PrivateLowUserId))
-                    .Select(u => new Person(u.Id, u.Name, u.LastSeen)).FirstOrDefault(),
+                    .Select(u => new Person(u.Id, u.Name)).FirstOrDefault(),
                 cm.Chat.CreatedAt,
                 // Deleted messages are not there: not the last message, not unread, not activity.
                 cm.Chat.Messages.Where(m => m.DeletedAt == null).OrderByDescending(m => m.Id).Select(m => (DateTime?)m.CreatedAt).FirstOrDefault(),

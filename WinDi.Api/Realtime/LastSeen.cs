@@ -24,6 +24,7 @@ public sealed partial class LastSeen(
     : BackgroundService
 {
     public const int MaxBatch = 5000;
+    public static readonly TimeSpan WriteWait = TimeSpan.FromSeconds(2);
 
     // Rows locked in id order: two replicas recording overlapping users at once cannot deadlock.
     private const string RecordSql = """
@@ -31,14 +32,34 @@ public sealed partial class LastSeen(
         UPDATE users u SET last_seen = GREATEST(u.last_seen, now()) FROM seen WHERE u.id = seen.id
         """;
 
-    private readonly ConcurrentDictionary<long, byte> pending = new();
+    // Each user waiting for the next write, with what completes once that write is done (or failed).
+    private readonly ConcurrentDictionary<long, TaskCompletionSource> pending = new();
     private int writing;
 
-    /// <summary>Records that the user is connected now (or was, until now); returns at once.</summary>
-    public void Record(long userId)
+    /// <summary>
+    /// Records that the user is connected now (or was, until now). The task completes once the write is done or has
+    /// failed (it never faults), so a disconnect can be recorded before anyone may see the user offline.
+    /// </summary>
+    public Task RecordAsync(long userId)
     {
-        pending.TryAdd(userId, 0);
+        var written = pending.GetOrAdd(userId, static _ => new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously)).Task;
         StartWriting();
+        return written;
+    }
+
+    /// <summary>
+    /// Waits for a record to be written, at most <see cref="WriteWait"/>: a database that does not answer must neither
+    /// hold up a connect nor keep a closed connection's slot.
+    /// </summary>
+    public static async Task WrittenAsync(Task record)
+    {
+        try
+        {
+            await record.WaitAsync(WriteWait);
+        }
+        catch (TimeoutException)
+        {
+        }
     }
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
@@ -48,9 +69,8 @@ public sealed partial class LastSeen(
         {
             foreach (var userId in registry.Users)
             {
-                pending.TryAdd(userId, 0);
+                _ = RecordAsync(userId);
             }
-            StartWriting();
         }
     }
 
@@ -73,19 +93,23 @@ public sealed partial class LastSeen(
         {
             while (!pending.IsEmpty)
             {
-                var batch = new List<long>(Math.Min(MaxBatch, 64));
+                var batch = new List<(long UserId, TaskCompletionSource Written)>(Math.Min(MaxBatch, 64));
                 foreach (var userId in pending.Keys)
                 {
-                    if (pending.TryRemove(userId, out _))
+                    if (pending.TryRemove(userId, out var written))
                     {
-                        batch.Add(userId);
+                        batch.Add((userId, written));
                     }
                     if (batch.Count == MaxBatch)
                     {
                         break;
                     }
                 }
-                await WriteAsync(batch);
+                await WriteAsync([.. batch.Select(entry => entry.UserId)]);
+                foreach (var (_, written) in batch)
+                {
+                    written.TrySetResult();
+                }
             }
             Volatile.Write(ref writing, 0);
             // A Record between the last look and the reset found the loop running: look again.
@@ -93,18 +117,18 @@ public sealed partial class LastSeen(
         while (!pending.IsEmpty && Interlocked.CompareExchange(ref writing, 1, 0) == 0);
     }
 
-    private async Task WriteAsync(List<long> userIds)
+    private async Task WriteAsync(long[] userIds)
     {
         try
         {
             await using var command = dataSource.CreateCommand(RecordSql);
-            command.Parameters.Add(new NpgsqlParameter { Value = userIds.ToArray(), NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Bigint });
+            command.Parameters.Add(new NpgsqlParameter { Value = userIds, NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Bigint });
             await command.ExecuteNonQueryAsync();
         }
         catch (Exception e)
         {
             // The database is down or the node is stopping: connected users are recorded again on the next round.
-            Log.RecordFailed(logger, e, userIds.Count);
+            Log.RecordFailed(logger, e, userIds.Length);
         }
     }
 

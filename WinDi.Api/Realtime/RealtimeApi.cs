@@ -79,14 +79,15 @@ public static partial class RealtimeApi
         // Registered before the upgrade completes: once the client sees the handshake succeed, it gets every
         // event committed after that (events of the last moments wait in the connection's queue).
         await using var connection = new ClientConnection(me.Id, me.SessionId, limits.Value, logger);
+        var seen = lastSeen.RecordAsync(me.Id); // written (or given up on) by the handshake; meanwhile the slot is taken
         if (!await slots.TryOpenAsync(connection))
         {
             return TypedResults.Problem($"You have {limits.Value.ConnectionsPerUser} connections open already; close one first.",
                 statusCode: StatusCodes.Status429TooManyRequests);
         }
-        lastSeen.Record(me.Id);
         try
         {
+            await LastSeen.WrittenAsync(seen);
             using var socket = await http.WebSockets.AcceptWebSocketAsync();
             using var expiry = CloseWhenTokenExpires(http, connection, clock);
             using var stop = CancellationTokenSource.CreateLinkedTokenSource(http.RequestAborted, lifetime.ApplicationStopping);
@@ -95,8 +96,9 @@ public static partial class RealtimeApi
         }
         finally
         {
+            // Written before the slot is given back: whoever sees the user offline sees when they left.
+            await LastSeen.WrittenAsync(lastSeen.RecordAsync(me.Id));
             slots.Close(connection);
-            lastSeen.Record(me.Id);
             Log.Disconnected(logger, connection.Id, me.Id);
         }
         return Results.Empty;

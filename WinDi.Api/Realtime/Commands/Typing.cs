@@ -14,8 +14,9 @@ internal sealed partial class TypingJson : JsonSerializerContext;
 /// <summary>
 /// TYPING: the chat's other members' connections get TYPING {chat_id, user_id}; nothing is stored. At most one per
 /// user and chat every <see cref="TypingThrottle.Window"/> goes out, and the rest are dropped without an answer.
-/// The window is claimed before membership is checked, so the check runs at most once per user, chat and window
-/// (a non-member hears not_a_member once per window, and nothing for repeats within it).
+/// A repeat this replica saw relayed within the window is dropped before it costs anything; every other TYPING spends
+/// budget and checks membership (one indexed query, which also yields the recipients) before it claims the window, so
+/// a non-member or an unknown chat is answered every time and never holds a window.
 /// </summary>
 public sealed class Typing(TypingThrottle throttle, NpgsqlDataSource dataSource, IEventRelay relay) : Command<TypingPayload>
 {
@@ -35,7 +36,7 @@ public sealed class Typing(TypingThrottle throttle, NpgsqlDataSource dataSource,
         {
             return;
         }
-        if (!TrySpendBudget(context) || !await throttle.TryClaimAsync(context.UserId, chatId))
+        if (!TrySpendBudget(context))
         {
             return;
         }
@@ -48,6 +49,10 @@ public sealed class Typing(TypingThrottle throttle, NpgsqlDataSource dataSource,
         if (!members.Contains(context.UserId))
         {
             context.Fail(Protocol.Codes.NotAMember, "You are not a member of this chat.");
+            return;
+        }
+        if (!await throttle.TryClaimAsync(context.UserId, chatId))
+        {
             return;
         }
         var others = members.Where(id => id != context.UserId).ToArray();
