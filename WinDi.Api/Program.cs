@@ -49,6 +49,7 @@ var app = builder.Build();
 
 app.UseExceptionHandler();
 app.UseStatusCodePages();
+app.UseBatchedWebSocketWrites();
 app.UseWebSockets();
 // The web client (wwwroot/) at /.
 app.UseWebClient();

@@ -15,7 +15,9 @@ public sealed partial class ClientConnection : IAsyncDisposable
     // Set when the upgrade completes (RunAsync). The connection is registered before that, so that no event
     // committed while the handshake finishes is missed; until then its events wait in the queue.
     private WebSocket? socket;
-    private readonly Channel<Outbound> outbound = Channel.CreateUnbounded<Outbound>(new UnboundedChannelOptions { SingleReader = true });
+    // Bounded in bytes below, not in items. A bounded channel's queue starts empty and grows on demand, where an
+    // unbounded one holds a 32-entry segment (2 KB) from the start: most of what an idle connection would hold.
+    private readonly Channel<Outbound> outbound = Channel.CreateBounded<Outbound>(new BoundedChannelOptions(int.MaxValue) { SingleReader = true });
     private readonly CommandBudget commands;
     private readonly int maxFrameBytes;
     private readonly long maxPendingBytes;
@@ -97,7 +99,8 @@ public sealed partial class ClientConnection : IAsyncDisposable
     }
 
     /// <summary>Runs on the accepted socket until the client closes, the connection fails, or <paramref name="ct"/> fires (token expiry, shutdown).</summary>
-    public async Task RunAsync(WebSocket webSocket, Func<ClientConnection, ReadOnlyMemory<byte>, CancellationToken, Task> handleFrame, CancellationToken ct)
+    /// <param name="transport">The stream under <paramref name="webSocket"/> when it batches writes (see <see cref="BatchingStream"/>); null writes each frame alone.</param>
+    public async Task RunAsync(WebSocket webSocket, BatchingStream? transport, Func<ClientConnection, ReadOnlyMemory<byte>, CancellationToken, Task> handleFrame, CancellationToken ct)
     {
         Volatile.Write(ref socket, webSocket);
         if (Volatile.Read(ref state) == Overflowed)
@@ -106,7 +109,7 @@ public sealed partial class ClientConnection : IAsyncDisposable
             return;
         }
         using var linked = CancellationTokenSource.CreateLinkedTokenSource(ct, closing.Token);
-        var sending = SendLoopAsync(webSocket);
+        var sending = SendLoopAsync(webSocket, transport);
         try
         {
             await ReceiveLoopAsync(webSocket, handleFrame, linked.Token);
@@ -218,35 +221,68 @@ public sealed partial class ClientConnection : IAsyncDisposable
         }
     }
 
-    private async Task SendLoopAsync(WebSocket socket)
+    /// <summary>
+    /// Sends what is queued, in order. Everything queued by the time the loop looks goes out as one batch (one write to
+    /// the connection) when the transport batches; a frame is then only copied into the batch, so it is sent without a
+    /// cancellation token, and the batch's write is what waits for the client and what closing cancels.
+    /// </summary>
+    private async Task SendLoopAsync(WebSocket socket, BatchingStream? transport)
     {
+        var reader = outbound.Reader;
         try
         {
-            await foreach (var item in outbound.Reader.ReadAllAsync(closing.Token))
+            while (await reader.WaitToReadAsync(closing.Token))
             {
-                if (item.Close is var (status, description))
+                transport?.BeginBatch();
+                while (reader.TryRead(out var item))
                 {
-                    await socket.CloseOutputAsync(status, description, closing.Token);
-                    return;
-                }
-                if (item.Frames is { } frames)
-                {
-                    foreach (var frame in frames)
+                    if (item.Close is var (status, description))
                     {
-                        await socket.SendAsync(frame, WebSocketMessageType.Text, endOfMessage: true, closing.Token);
+                        if (transport is not null)
+                        {
+                            await transport.EndBatchAsync(closing.Token);
+                        }
+                        await socket.CloseOutputAsync(status, description, closing.Token);
+                        return;
                     }
+                    if (item.Frames is { } frames)
+                    {
+                        foreach (var frame in frames)
+                        {
+                            await SendAsync(socket, transport, frame);
+                        }
+                    }
+                    else
+                    {
+                        await SendAsync(socket, transport, item.Frame);
+                    }
+                    Interlocked.Add(ref pendingBytes, -item.Bytes);
                 }
-                else
+                if (transport is not null)
                 {
-                    await socket.SendAsync(item.Frame, WebSocketMessageType.Text, endOfMessage: true, closing.Token);
+                    await transport.EndBatchAsync(closing.Token);
                 }
-                Interlocked.Add(ref pendingBytes, -item.Bytes);
             }
         }
-        catch (Exception e) when (e is OperationCanceledException or WebSocketException or ObjectDisposedException)
+        catch (Exception e) when (e is OperationCanceledException or WebSocketException or ObjectDisposedException or IOException)
         {
             // The connection is gone; end the receive loop too.
             closing.Cancel();
+        }
+    }
+
+    private async ValueTask SendAsync(WebSocket socket, BatchingStream? transport, ReadOnlyMemory<byte> frame)
+    {
+        if (transport is null)
+        {
+            await socket.SendAsync(frame, WebSocketMessageType.Text, endOfMessage: true, closing.Token);
+            return;
+        }
+        await socket.SendAsync(frame, WebSocketMessageType.Text, endOfMessage: true, CancellationToken.None);
+        if (transport.IsBatchFull)
+        {
+            await transport.EndBatchAsync(closing.Token);
+            transport.BeginBatch();
         }
     }
 

@@ -59,6 +59,13 @@ public static partial class RealtimeApi
     /// GET /ws/{token} (as in the original task) and GET /ws?access_token= (browsers). The token is read by
     /// the JWT bearer handler (see AuthExtensions), so a bad token is refused with 401 before the upgrade.
     /// </summary>
+    /// <summary>Before UseWebSockets: every accepted WebSocket then writes its queued frames in batches (<see cref="BatchingStream"/>).</summary>
+    public static IApplicationBuilder UseBatchedWebSocketWrites(this IApplicationBuilder app) => app.Use((http, next) =>
+    {
+        BatchingStream.Install(http);
+        return next(http);
+    });
+
     public static IEndpointRouteBuilder MapRealtime(this IEndpointRouteBuilder routes)
     {
         var ws = routes.MapGroup(Path).WithTags("Realtime").RequireAuthorization().ExcludeFromDescription();
@@ -92,7 +99,7 @@ public static partial class RealtimeApi
             using var expiry = CloseWhenTokenExpires(http, connection, clock);
             using var stop = CancellationTokenSource.CreateLinkedTokenSource(http.RequestAborted, lifetime.ApplicationStopping);
             Log.Connected(logger, connection.Id, me.Id);
-            await connection.RunAsync(socket, frames.HandleAsync, stop.Token);
+            await connection.RunAsync(socket, BatchingStream.Of(http), frames.HandleAsync, stop.Token);
         }
         finally
         {

@@ -19,7 +19,13 @@ public static class RedisExtensions
         {
             return false;
         }
-        builder.AddRedisClient(ConnectionName, settings => settings.DisableHealthChecks = true, options =>
+        // No span per Redis command: every relayed event would make one (the profiler that feeds them costs CPU on every
+        // publish whether or not spans are exported); the relay's own spans ("relay publish", "relay deliver") trace it.
+        builder.AddRedisClient(ConnectionName, settings =>
+        {
+            settings.DisableHealthChecks = true;
+            settings.DisableTracing = true;
+        }, options =>
         {
             // Fail at once while disconnected instead of queueing: a publish that cannot go now is not worth
             // sending late (the data is in PostgreSQL and clients catch up with SYNC).
