@@ -83,7 +83,7 @@ public static class RelayEnvelope
     private static void Tag(RelayKey key, ReadOnlySpan<byte> body, Span<byte> tag)
     {
         Span<byte> mac = stackalloc byte[HMACSHA256.HashSizeInBytes];
-        HMACSHA256.HashData(key.Bytes, body, mac);
+        key.Mac(body, mac);
         mac[..TagBytes].CopyTo(tag);
     }
 
@@ -202,7 +202,7 @@ public static class SessionEndedEnvelope
         Label.CopyTo(labelled);
         body.CopyTo(labelled[Label.Length..]);
         Span<byte> mac = stackalloc byte[HMACSHA256.HashSizeInBytes];
-        HMACSHA256.HashData(key.Bytes, labelled, mac);
+        key.Mac(labelled, mac);
         mac[..RelayEnvelope.TagBytes].CopyTo(tag);
     }
 }
