@@ -25,7 +25,7 @@ using Npgsql;
 var arguments = args.ToList();
 string? Option(string name) => arguments.IndexOf(name) is var i and >= 0 && i + 1 < arguments.Count ? arguments[i + 1] : null;
 var quick = arguments.Contains("--quick");
-var only = Option("--only")?.Split(',').ToHashSet() ?? ["throughput", "fixed", "fanout", "idle", "history"];
+var only = Option("--only")?.Split(',').ToHashSet() ?? ["throughput", "fixed", "fanout", "idle", "history", "ceiling"];
 var seconds = int.Parse(Option("--seconds") ?? (quick ? "5" : "20"), CultureInfo.InvariantCulture);
 
 await using var stack = await Stack.StartAsync();
@@ -61,6 +61,14 @@ if (only.Contains("history"))
 {
     var (p99, p50, ceilingP99) = await Workloads.HistoryDepthAsync(stack, messages: quick ? 10_000 : 100_000, pages: 200);
     results.Add(new("history keyset page at depth", "a chat of 100,000, 200 before_id pages of 50", $"p99 {p99:F1} ms (p50 {p50:F1})", $"{p99 / ceilingP99:F1}× the same query by Npgsql", null));
+}
+if (only.Contains("ceiling"))
+{
+    // Last: it restarts PostgreSQL with fsync on for its second half.
+    foreach (var row in await Workloads.OrderingLockCeilingAsync(stack, TimeSpan.FromSeconds(quick ? 2 : 5)))
+    {
+        results.Add(row);
+    }
 }
 
 Console.WriteLine();
@@ -165,6 +173,43 @@ internal static class Workloads
             socket.Dispose();
         }
         return (after - before) / (double)connections;
+    }
+
+    /// <summary>
+    /// What the ordering lock allows (README "The ceiling of the design"): every replica's writer takes the one advisory
+    /// lock for a batch, from its inserts to its commit, so the batches of all replicas run one at a time. This runs that
+    /// shape with pgbench (lock, one multi-row insert into messages, commit) for 1, 2 and 4 writers (replicas) and
+    /// batches of 1 and 32 messages, with fsync off and then on (synchronous_commit and full_page_writes too).
+    /// </summary>
+    public static async Task<List<Row>> OrderingLockCeilingAsync(Stack stack, TimeSpan each)
+    {
+        var person = (await stack.CreateUsersAsync(1))[0];
+        var chatId = await stack.CreateGroupAsync([person.Id]);
+        var rows = new List<Row>();
+        foreach (var fsync in new[] { false, true })
+        {
+            if (fsync)
+            {
+                await stack.RestartPostgresAsync(fsync: true);
+            }
+            foreach (var batch in new[] { 1, 32 })
+            {
+                // One round trip per batch, as the writer's Npgsql batch is: a pgbench pipeline.
+                var script = "\\startpipeline\nBEGIN;\n" +
+                    $"SELECT pg_advisory_xact_lock({0x57_69_6E_44_69L});\n" +
+                    "INSERT INTO messages (chat_id, sender_id, text, client_message_id, created_at) " +
+                    $"SELECT {chatId}, {person.Id}, 'a message of the ceiling run, about fifty bytes', gen_random_uuid()::text, now() FROM generate_series(1, {batch});\n" +
+                    "COMMIT;\n\\endpipeline\n";
+                var perWriters = new List<string>();
+                foreach (var writers in new[] { 1, 2, 4 })
+                {
+                    var batches = await stack.PgbenchAsync(script, writers, (int)each.TotalSeconds, "extended");
+                    perWriters.Add($"{writers}: {batches:N0}/s");
+                }
+                rows.Add(new($"lock batches/s, fsync {(fsync ? "on" : "off")}", $"batches of {batch}, by 1, 2, 4 writers", string.Join(", ", perWriters), $"× {batch} msgs/batch", null));
+            }
+        }
+        return rows;
     }
 
     public static async Task<(double P99, double P50, double CeilingP99)> HistoryDepthAsync(Stack stack, int messages, int pages)
@@ -502,8 +547,7 @@ internal sealed class Stack : IAsyncDisposable
         pgPort = FreePort();
         var data = Path.Combine(directory, "data");
         await RunAsPostgresAsync(Path.Combine(pgBin, "initdb"), ["-D", data, "-U", "postgres", "--auth=trust", "-E", "UTF8", "--locale=C.UTF-8", "--no-sync"]);
-        await RunAsPostgresAsync(Path.Combine(pgBin, "pg_ctl"), ["-D", data, "-l", Path.Combine(directory, "server.log"), "-w", "-o",
-            $"-c listen_addresses=127.0.0.1 -p {pgPort} -k {directory} -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=300 -c shared_buffers=512MB", "start"]);
+        await RunAsPostgresAsync(Path.Combine(pgBin, "pg_ctl"), ["-D", data, "-l", Path.Combine(directory, "server.log"), "-w", "-o", PostgresOptions(fsync: false), "start"]);
         await RunAsync(Path.Combine(pgBin, "createdb"), ["-h", "127.0.0.1", "-p", $"{pgPort}", "-U", "postgres", "windi"]);
         ConnectionString = $"Host=127.0.0.1;Port={pgPort};Username=postgres;Database=windi;Maximum Pool Size=50";
 
@@ -569,12 +613,28 @@ internal sealed class Stack : IAsyncDisposable
     public async Task<double> PgbenchInsertTpsAsync(int clients, int seconds)
     {
         await ExecuteAsync("CREATE TABLE IF NOT EXISTS pgbench_insert (id bigserial PRIMARY KEY, chat_id bigint NOT NULL, text text NOT NULL)");
-        var script = Path.Combine(directory, "insert.sql");
-        await File.WriteAllTextAsync(script, "INSERT INTO pgbench_insert (chat_id, text) VALUES (1, 'benchmark message of about fifty bytes of text');\n");
+        return await PgbenchAsync("INSERT INTO pgbench_insert (chat_id, text) VALUES (1, 'benchmark message of about fifty bytes of text');\n", clients, seconds);
+    }
+
+    /// <summary>Transactions per second of a pgbench script against the stack's database.</summary>
+    public async Task<double> PgbenchAsync(string sql, int clients, int seconds, string protocol = "simple")
+    {
+        var script = Path.Combine(directory, $"pgbench-{Guid.NewGuid():N}.sql");
+        await File.WriteAllTextAsync(script, sql);
         var output = await RunAsync(Path.Combine(pgBin, "pgbench"),
-            ["-n", "-c", $"{clients}", "-j", "2", "-T", $"{seconds}", "-f", script, "-h", "127.0.0.1", "-p", $"{pgPort}", "-U", "postgres", "windi"]);
+            ["-n", "-M", protocol, "-c", $"{clients}", "-j", $"{Math.Min(clients, 2)}", "-T", $"{seconds}", "-f", script, "-h", "127.0.0.1", "-p", $"{pgPort}", "-U", "postgres", "windi"]);
         var line = output.Split('\n').First(l => l.StartsWith("tps = ", StringComparison.Ordinal));
         return double.Parse(line[6..].Split(' ')[0], CultureInfo.InvariantCulture);
+    }
+
+    /// <summary>Restarts PostgreSQL with fsync (and synchronous_commit, full_page_writes) on or off; the APIs' pools reconnect by themselves.</summary>
+    public Task RestartPostgresAsync(bool fsync) =>
+        RunAsPostgresAsync(Path.Combine(pgBin, "pg_ctl"), ["-D", Path.Combine(directory, "data"), "-l", Path.Combine(directory, "server.log"), "-w", "-m", "fast", "-o", PostgresOptions(fsync), "restart"]);
+
+    private string PostgresOptions(bool fsync)
+    {
+        var durable = fsync ? "on" : "off";
+        return $"-c listen_addresses=127.0.0.1 -p {pgPort} -k {directory} -c fsync={durable} -c synchronous_commit={durable} -c full_page_writes={durable} -c max_connections=300 -c shared_buffers=512MB";
     }
 
     private int userCount;
