@@ -51,7 +51,6 @@ public sealed class BatchingStream(Stream inner) : Stream
         try
         {
             await WriteInnerAsync(bytes.AsMemory(0, length), ct);
-            Telemetry.WebSocketWrites.Add(1);
         }
         finally
         {
@@ -94,6 +93,7 @@ public sealed class BatchingStream(Stream inner) : Stream
         try
         {
             await inner.WriteAsync(bytes, ct);
+            Telemetry.WebSocketWrites.Add(1);
         }
         finally
         {
