@@ -404,7 +404,8 @@ internal static class Growth
     /// Peers, chats, memberships and messages by generate_series, with the messages' secondary indexes and foreign keys
     /// dropped during the load and built again after (from their own definitions, so the schema stays the migrations'),
     /// then 1 % of messages edited and 1 % deleted (new seqs, as the writer does), read markers a few messages back from
-    /// each chat's end (5,000 in the big chat), and VACUUM ANALYZE.
+    /// each chat's end (5,000 in the big chat), and VACUUM ANALYZE. The look-ups of a chat's newest messages are of
+    /// messages not deleted, which the index of messages not deleted serves.
     /// </summary>
     private static async Task<Dataset> BuildAsync(Stack stack, long me, GrowthSize size)
     {
@@ -494,15 +495,15 @@ internal static class Growth
         await Step("deletes", """
             UPDATE messages SET text = '', deleted_at = created_at + interval '2 minutes', created_seq = coalesce(created_seq, seq), seq = nextval('message_seq')
             WHERE id >= $1 AND id % 100 = 42
-               OR id IN (SELECT (SELECT max(id) FROM messages m WHERE m.chat_id = $2 + c) FROM generate_series(7, $3 - 1, 7) c)
+               OR id IN (SELECT (SELECT max(id) FROM messages m WHERE m.chat_id = $2 + c AND m.deleted_at IS NULL) FROM generate_series(7, $3 - 1, 7) c)
             """, firstId, chat0, mine);
         await Step("read markers", """
-            UPDATE chat_members cm SET last_read_message_id = coalesce((SELECT id FROM messages m WHERE m.chat_id = cm.chat_id
+            UPDATE chat_members cm SET last_read_message_id = coalesce((SELECT id FROM messages m WHERE m.chat_id = cm.chat_id AND m.deleted_at IS NULL
                 ORDER BY id DESC OFFSET CASE WHEN cm.chat_id = $1 THEN 5000 ELSE cm.chat_id % 40 END LIMIT 1), 0)
             WHERE user_id = $3 AND chat_id BETWEEN $1 AND $1 + $2 - 1
             """, chat0, mine, me);
         await Step("the peers' read markers", """
-            UPDATE chat_members cm SET last_read_message_id = coalesce((SELECT max(id) FROM messages m WHERE m.chat_id = cm.chat_id), 0)
+            UPDATE chat_members cm SET last_read_message_id = coalesce((SELECT max(id) FROM messages m WHERE m.chat_id = cm.chat_id AND m.deleted_at IS NULL), 0)
             WHERE user_id <> $3 AND chat_id BETWEEN $1 AND $1 + $2 - 1
             """, chat0, mine, me);
         await Step("VACUUM ANALYZE", "VACUUM ANALYZE");
