@@ -216,4 +216,58 @@ public sealed class ChatsTests(SharedApp shared) : IClassFixture<SharedApp>
         Assert.Equal(0, chat.GetProperty("unread_count").GetInt32());
         Assert.True(chat.GetProperty("last_message").GetProperty("is_read").GetBoolean());
     }
+
+    [Fact]
+    public async Task UnreadCountsAndLastMessagesLeaveDeletedMessagesAndOnesOwnOutInTheListAndInOneChat()
+    {
+        var ann = await app.RegisterAsync();
+        var bob = await app.RegisterAsync();
+        var group = await ann.CreateGroupAsync("Counts", bob);
+        var emptied = await ann.CreateGroupAsync("Emptied", bob);
+        await using var bobWs = await bob.ConnectAsync();
+        var sent = new List<long>();
+        for (var i = 0; i < 5; i++)
+        {
+            sent.Add((await bobWs.SendAndEchoAsync(group, $"bob {i}")).Id());
+        }
+        await ann.SendAsync(group, "ann's own");
+        Assert.Equal("ann's own", (await bobWs.ExpectAsync("NEW_MESSAGE")).GetProperty("text").GetString());
+        var only = (await bobWs.SendAndEchoAsync(emptied, "soon gone")).Id();
+        await ann.MarkReadAsync(sent[0]);
+        await bobWs.ExpectAsync("READ_MESSAGE");
+
+        async Task<(long? Last, string? Text, int Unread)> SeenByAnnAsync(long chatId)
+        {
+            var listed = (await ann.GetJsonAsync("/chats")).EnumerateArray().Single(c => c.Id() == chatId);
+            var opened = await ann.GetJsonAsync($"/chats/{chatId}");
+            foreach (var field in new[] { "last_message", "unread_count" })
+            {
+                Assert.Equal(listed.GetProperty(field).ToString(), opened.GetProperty(field).ToString());
+            }
+            var last = listed.GetProperty("last_message");
+            return last.ValueKind == JsonValueKind.Null ? (null, null, listed.GetProperty("unread_count").GetInt32())
+                : (last.Id(), last.GetProperty("text").GetString(), listed.GetProperty("unread_count").GetInt32());
+        }
+
+        // Four of Bob's after the marker; Ann's own message is the last one but never unread.
+        Assert.Equal(4, (await SeenByAnnAsync(group)).Unread);
+        Assert.Equal("ann's own", (await SeenByAnnAsync(group)).Text);
+
+        await bobWs.DeleteMessageAsync(sent[2]);
+        await bobWs.ExpectAsync("MESSAGE_DELETED");
+        await bobWs.EditMessageAsync(sent[4], "bob 4, edited");
+        await bobWs.ExpectAsync("MESSAGE_EDITED");
+        Assert.Equal(3, (await SeenByAnnAsync(group)).Unread);
+
+        await bobWs.DeleteMessageAsync(only);
+        await bobWs.ExpectAsync("MESSAGE_DELETED");
+        Assert.Equal(((long?)null, (string?)null, 0), await SeenByAnnAsync(emptied));
+
+        // With Ann's message deleted too (by the API's rule only its sender may; here behind its back), the last
+        // message is Bob's edited one.
+        await app.Postgres.ExecuteAsync("UPDATE messages SET deleted_at = now(), text = '' WHERE chat_id = $1 AND sender_id = $2", group, ann.Id);
+        Assert.Equal(((long?)sent[4], (string?)"bob 4, edited", 3), await SeenByAnnAsync(group));
+        await ann.MarkReadAsync(sent[4]);
+        Assert.Equal(((long?)sent[4], (string?)"bob 4, edited", 0), await SeenByAnnAsync(group));
+    }
 }

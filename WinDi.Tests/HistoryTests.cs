@@ -135,6 +135,21 @@ public sealed class HistoryTests(SharedApp shared) : IClassFixture<SharedApp>
     }
 
     [Fact]
+    public async Task AMemberOfAChatWithNothingInThePageGetsAnEmptyPageNotAnError()
+    {
+        var (ann, _, chatId, ids) = await ChatWithMessagesAsync(2);
+        var empty = await ann.CreateGroupAsync("Nothing yet");
+
+        foreach (var (chat, query) in new[] { (empty, ""), (empty, "?latest=true"), (empty, "?before_id=5"), (chatId, $"?before_id={ids[0]}"),
+            (chatId, $"?after_id={ids[1]}"), (chatId, "?offset=2") })
+        {
+            var response = await ann.Http.GetAsync($"/history/{chat}{query}");
+            Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+            Assert.Empty(Ids(JsonDocument.Parse(await response.Content.ReadAsStringAsync()).RootElement));
+        }
+    }
+
+    [Fact]
     public async Task TheOpenApiDocumentDescribesEveryPagingParameter()
     {
         using var http = app.Anonymous();

@@ -343,6 +343,77 @@ public sealed class MessageChangeTests(SharedApp shared) : IClassFixture<SharedA
         Assert.False(done.TryGetProperty("last_seq", out _));
     }
 
+    [Fact]
+    public async Task SyncPagesAcrossManyChatsHoldEveryMessageAndEveryChangeOnceInOrderByIdAndBySeq()
+    {
+        // Two chats far busier than the rest (each more than a page and more than the keys every chat first gives,
+        // MessageSync.FirstKeysSql), 28 with a message or two, all interleaved; some messages edited, some deleted.
+        var ann = await app.RegisterAsync();
+        var bob = await app.RegisterAsync();
+        var chats = new List<long>();
+        for (var i = 0; i < 30; i++)
+        {
+            chats.Add(await ann.CreateGroupAsync($"many {i}", bob));
+        }
+        await using var annWs = await ann.ConnectAsync();
+        var latest = new Dictionary<long, (string Command, long Seq, string Text)>();
+        for (var n = 0; n < 100; n++)
+        {
+            var chat = n % 3 == 0 ? chats[0] : n % 3 == 1 && n < 70 ? chats[1] : chats[2 + (n % 28)];
+            var sent = await annWs.SendAndEchoAsync(chat, $"many {n}");
+            latest[sent.Id()] = ("NEW_MESSAGE", sent.Seq(), $"many {n}");
+        }
+        var ids = latest.Keys.Order().ToList();
+        foreach (var id in new[] { ids[0], ids[1], ids[50], ids[98] })
+        {
+            await annWs.EditMessageAsync(id, $"edited {id}");
+            latest[id] = ("NEW_MESSAGE", (await annWs.ExpectAsync("MESSAGE_EDITED")).Seq(), $"edited {id}");
+        }
+        foreach (var id in new[] { ids[3], ids[1], ids[70], ids[99] })
+        {
+            await annWs.DeleteMessageAsync(id);
+            latest[id] = ("MESSAGE_DELETED", (await annWs.ExpectAsync("MESSAGE_DELETED")).Seq(), "");
+        }
+        await using var bobWs = await bob.ConnectAsync();
+
+        foreach (var limit in new[] { 1, 7, 20, 500 })
+        {
+            var byId = new List<JsonElement>();
+            var (afterId, hasMore) = (0L, true);
+            while (hasMore)
+            {
+                var (page, done) = await bobWs.SyncAsync(afterId, limit);
+                hasMore = done.GetProperty("has_more").GetBoolean();
+                // Every page but the last is full.
+                Assert.Equal(hasMore ? limit : Math.Min(limit, page.Count), page.Count);
+                byId.AddRange(page);
+                afterId = done.GetProperty("last_id").GetInt64();
+            }
+            var live = latest.Where(m => m.Value.Command != "MESSAGE_DELETED").OrderBy(m => m.Key).ToList();
+            Assert.Equal(live.Select(m => (m.Key, m.Value.Text)), byId.Select(m => (m.Id(), m.GetProperty("text").GetString()!)));
+
+            var bySeq = new List<JsonElement>();
+            var afterSeq = 0L;
+            hasMore = true;
+            while (hasMore)
+            {
+                var (page, done) = await bobWs.SyncChangesAsync(afterSeq, limit);
+                hasMore = done.GetProperty("has_more").GetBoolean();
+                Assert.Equal(hasMore ? limit : Math.Min(limit, page.Count), page.Count);
+                bySeq.AddRange(page);
+                afterSeq = done.GetProperty("last_seq").GetInt64();
+            }
+            // Whether an edited message comes as new or as edited depends on where the page's cursor was; deleted is deleted.
+            Assert.Equal(latest.OrderBy(m => m.Value.Seq).Select(m => (m.Value.Command == "MESSAGE_DELETED", m.Key, m.Value.Seq)),
+                bySeq.Select(c => (c.Command() == "MESSAGE_DELETED", c.Id(), c.Seq())));
+        }
+
+        // From a cursor in the middle, by seq: what changed after it, each message once.
+        var middle = latest.Values.Select(v => v.Seq).Order().ElementAt(60);
+        var (rest, _) = await bobWs.SyncChangesAsync(middle, 500);
+        Assert.Equal(latest.Where(m => m.Value.Seq > middle).OrderBy(m => m.Value.Seq).Select(m => m.Key), rest.Select(c => c.Id()));
+    }
+
     /// <summary>Two new people and a private chat between them.</summary>
     private async Task<(TestUser Ann, TestUser Bob, long ChatId)> TwoInAChatAsync()
     {

@@ -479,9 +479,8 @@ public sealed class WebSocketTests(SharedApp shared) : IClassFixture<SharedApp>
         var lastId = 0L;
         async Task CatchUpAsync()
         {
-            await using var scope = app.Services.CreateAsyncScope();
-            var db = scope.ServiceProvider.GetRequiredService<WinDiDb>();
-            var (page, _) = await MessageSync.PageAsync(db, ann.Id, lastId, 500, CancellationToken.None);
+            var dataSource = app.Services.GetRequiredService<Npgsql.NpgsqlDataSource>();
+            var (page, _) = await MessageSync.PageAsync(dataSource, ann.Id, lastId, 500, CancellationToken.None);
             synced.AddRange(page.Select(m => m.Id));
             lastId = page.Count > 0 ? page[^1].Id : lastId;
         }

@@ -7,7 +7,7 @@
 // measured in the same run, server CPU per 1,000 messages, and lost and duplicated deliveries (must be 0).
 //   dotnet run benchmarks/WinDiBench.cs                      every workload at the issue's sizes
 //   dotnet run benchmarks/WinDiBench.cs -- --quick           small sizes: checks the harness in a minute
-//   dotnet run benchmarks/WinDiBench.cs -- --only throughput,fanout   (throughput, fixed, fanout, idle, history)
+//   dotnet run benchmarks/WinDiBench.cs -- --only throughput,fanout   (throughput, fixed, fanout, idle, history, growth)
 // Run it from the repository root. Users, chats and history are written straight into the database; tokens are
 // minted with the run's own JWT secret, as the API mints them.
 using System.Diagnostics;
@@ -25,7 +25,7 @@ using Npgsql;
 var arguments = args.ToList();
 string? Option(string name) => arguments.IndexOf(name) is var i and >= 0 && i + 1 < arguments.Count ? arguments[i + 1] : null;
 var quick = arguments.Contains("--quick");
-var only = Option("--only")?.Split(',').ToHashSet() ?? ["throughput", "fixed", "fanout", "idle", "history", "ceiling"];
+var only = Option("--only")?.Split(',').ToHashSet() ?? ["throughput", "fixed", "fanout", "idle", "history", "growth", "ceiling"];
 var seconds = int.Parse(Option("--seconds") ?? (quick ? "5" : "20"), CultureInfo.InvariantCulture);
 
 await using var stack = await Stack.StartAsync();
@@ -61,6 +61,20 @@ if (only.Contains("history"))
 {
     var (p99, p50, ceilingP99) = await Workloads.HistoryDepthAsync(stack, messages: quick ? 10_000 : 100_000, pages: 200);
     results.Add(new("history keyset page at depth", "a chat of 100,000, 200 before_id pages of 50", $"p99 {p99:F1} ms (p50 {p50:F1})", $"{p99 / ceilingP99:F1}× the same query by Npgsql", null));
+}
+if (only.Contains("growth"))
+{
+    // Issue #11 item 4: 10 million messages in 200,000 chats, one person in 1,000 of them (one of which holds a tenth of
+    // all messages); --quick: 200,000 messages in 20,000 chats.
+    var size = quick ? new GrowthSize(Messages: 200_000, Chats: 20_000, MyChats: 1_000, BigChatShare: 10)
+        : new GrowthSize(Messages: 10_000_000, Chats: 200_000, MyChats: 1_000, BigChatShare: 10);
+    var growth = await Growth.RunAsync(stack, size, requests: quick ? 30 : 100);
+    var workload = $"{size.Messages:N0} msgs, a person in {size.MyChats:N0} chats";
+    foreach (var figure in growth)
+    {
+        results.Add(new(figure.Name, workload, $"p99 {figure.P99:F1} ms (p50 {figure.P50:F1})",
+            $"{figure.P50 / figure.DirectP50:F1}× its SQL by Npgsql (p50)", null));
+    }
 }
 if (only.Contains("ceiling"))
 {
@@ -319,6 +333,315 @@ internal static class Workloads
         }
         values.Sort();
         return values[Math.Min(values.Count - 1, (int)(p * values.Count))];
+    }
+}
+
+internal sealed record GrowthSize(int Messages, int Chats, int MyChats, int BigChatShare);
+
+/// <summary>One measured request: through the API, and the same statement run by Npgsql directly.</summary>
+internal sealed record GrowthFigure(string Name, double P50, double P99, double DirectP50);
+
+/// <summary>
+/// Cost as the data grows (issue #11 item 4): a big database built straight into the tables, then GET /chats, history
+/// pages deep in the big chat, and SYNC from old cursors (by id and by seq) for a person in many chats, timed through
+/// the API and against the API's statement run by Npgsql; each statement's plan is printed with EXPLAIN (ANALYZE, BUFFERS).
+/// </summary>
+internal static class Growth
+{
+    public static async Task<List<GrowthFigure>> RunAsync(Stack stack, GrowthSize size, int requests)
+    {
+        var me = (await stack.CreateUsersAsync(1))[0];
+        var built = Stopwatch.StartNew();
+        var data = await BuildAsync(stack, me.Id, size);
+        Console.WriteLine($"growth: {size.Messages:N0} messages in {size.Chats:N0} chats built in {built.Elapsed.TotalSeconds:F0} s " +
+            $"(the person's chats hold {data.MyMessages:N0}; the big chat {data.BigChatMessages:N0})");
+        await using var connection = await stack.OpenAsync();
+        using var http = new HttpClient { BaseAddress = stack.Replicas[0].Url };
+        http.DefaultRequestHeaders.Authorization = new("Bearer", me.Token);
+        var figures = new List<GrowthFigure>();
+        var random = new Random(11);
+
+        // GET /chats: every chat with its last message and unread count.
+        // The first few requests of each kind warm up (JIT, pools, caches) and are not counted.
+        const int warmUp = 5;
+        var api = new List<double>();
+        for (var i = -warmUp; i < requests; i++)
+        {
+            var timer = Stopwatch.StartNew();
+            using var response = await http.GetAsync("/chats");
+            var body = await response.Content.ReadAsByteArrayAsync();
+            if (i >= 0)
+            {
+                api.Add(timer.Elapsed.TotalMilliseconds);
+            }
+            response.EnsureSuccessStatusCode();
+            if (i == 0 && JsonDocument.Parse(body).RootElement.GetArrayLength() != size.MyChats)
+            {
+                throw new InvalidOperationException("GET /chats did not return every chat of the person.");
+            }
+        }
+        var direct = await DirectAsync(connection, Queries.Chats, requests, _ => [me.Id]);
+        figures.Add(new("GET /chats", Workloads.Percentile(api, 0.50), Workloads.Percentile(api, 0.99), direct));
+
+        // History: before_id pages of 50, walking down from the middle of the big chat.
+        api.Clear();
+        var before = (data.BigChatFirstId + data.BigChatLastId) / 2;
+        var befores = new List<long>();
+        for (var i = -warmUp; i < requests; i++)
+        {
+            var timer = Stopwatch.StartNew();
+            using var response = await http.GetAsync($"/history/{data.BigChatId}?before_id={before}&limit=50");
+            var body = await response.Content.ReadAsByteArrayAsync();
+            if (i >= 0)
+            {
+                befores.Add(before);
+                api.Add(timer.Elapsed.TotalMilliseconds);
+            }
+            response.EnsureSuccessStatusCode();
+            before = JsonDocument.Parse(body).RootElement[0].GetProperty("id").GetInt64();
+        }
+        direct = await DirectAsync(connection, Queries.History, requests, i => [data.BigChatId, me.Id, befores[i], 50, 0]);
+        figures.Add(new("history page deep in the big chat", Workloads.Percentile(api, 0.50), Workloads.Percentile(api, 0.99), direct));
+
+        // SYNC from old cursors (anywhere in the first 90 % of the history), by id and by seq, 500 frames a page.
+        using var socket = new ClientWebSocket();
+        socket.Options.KeepAliveInterval = TimeSpan.Zero;
+        await socket.ConnectAsync(stack.Replicas[0].WebSocketUri(me.Token), CancellationToken.None);
+        foreach (var (name, field, first, last, sql) in new[]
+        {
+            ("SYNC after_id from an old cursor", "after_id", data.FirstId, data.LastId, Queries.SyncById),
+            ("SYNC after_seq from an old cursor", "after_seq", data.FirstSeq, data.LastSeq, Queries.SyncBySeq),
+        })
+        {
+            var cursors = Enumerable.Range(0, requests).Select(_ => first + (long)(random.NextDouble() * 0.9 * (last - first))).ToList();
+            for (var i = 0; i < warmUp; i++)
+            {
+                await SyncAsync(socket, field, cursors[i]);
+            }
+            api.Clear();
+            var frames = 0L;
+            foreach (var cursor in cursors)
+            {
+                var timer = Stopwatch.StartNew();
+                frames += await SyncAsync(socket, field, cursor);
+                api.Add(timer.Elapsed.TotalMilliseconds);
+            }
+            if (frames < requests * 500L)
+            {
+                throw new InvalidOperationException($"{name}: {frames} frames for {requests} pages of 500.");
+            }
+            direct = await DirectAsync(connection, sql, requests, i => [me.Id, cursors[i], 501]);
+            figures.Add(new(name, Workloads.Percentile(api, 0.50), Workloads.Percentile(api, 0.99), direct));
+        }
+        await socket.CloseAsync(WebSocketCloseStatus.NormalClosure, null, CancellationToken.None);
+
+        foreach (var (name, sql, parameters) in new (string, string, object[])[]
+        {
+            ("GET /chats", Queries.Chats, [me.Id]),
+            ("history before_id page", Queries.History, [data.BigChatId, me.Id, (data.BigChatFirstId + data.BigChatLastId) / 2, 50, 0]),
+            ("SYNC after_id", Queries.SyncById, [me.Id, data.FirstId + ((data.LastId - data.FirstId) / 10), 501]),
+            ("SYNC after_seq", Queries.SyncBySeq, [me.Id, data.FirstSeq + ((data.LastSeq - data.FirstSeq) / 10), 501]),
+        })
+        {
+            Console.WriteLine($"EXPLAIN (ANALYZE, BUFFERS) {name}:");
+            Console.WriteLine(await ExplainAsync(connection, sql, parameters));
+        }
+        return figures;
+    }
+
+    /// <summary>What the database holds, as the measurements need it.</summary>
+    private sealed record Dataset(long BigChatId, long BigChatFirstId, long BigChatLastId, long FirstId, long LastId, long FirstSeq, long LastSeq, long MyMessages, long BigChatMessages);
+
+    /// <summary>
+    /// Peers, chats, memberships and messages by generate_series, with the messages' secondary indexes and foreign keys
+    /// dropped during the load and built again after (from their own definitions, so the schema stays the migrations'),
+    /// then 1 % of messages edited and 1 % deleted (new seqs, as the writer does), read markers a few messages back from
+    /// each chat's end (5,000 in the big chat), and VACUUM ANALYZE. The look-ups of a chat's newest messages are of
+    /// messages not deleted, which the index of messages not deleted serves.
+    /// </summary>
+    private static async Task<Dataset> BuildAsync(Stack stack, long me, GrowthSize size)
+    {
+        await using var connection = await stack.OpenAsync();
+        async Task<long> Scalar(string sql, params object[] parameters)
+        {
+            await using var command = new NpgsqlCommand(sql, connection) { CommandTimeout = 1800 };
+            foreach (var parameter in parameters)
+            {
+                command.Parameters.Add(new() { Value = parameter });
+            }
+            return Convert.ToInt64(await command.ExecuteScalarAsync(), CultureInfo.InvariantCulture);
+        }
+        async Task<List<string>> Strings(string sql)
+        {
+            await using var command = new NpgsqlCommand(sql, connection);
+            var list = new List<string>();
+            await using var reader = await command.ExecuteReaderAsync();
+            while (await reader.ReadAsync())
+            {
+                list.Add(reader.GetString(0));
+            }
+            return list;
+        }
+        async Task Step(string what, string sql, params object[] parameters)
+        {
+            var timer = Stopwatch.StartNew();
+            await Scalar(sql, parameters);
+            Console.WriteLine($"growth: {what}: {timer.Elapsed.TotalSeconds:F1} s");
+        }
+
+        await Scalar("ALTER SYSTEM SET max_wal_size = '8GB'");
+        await Scalar("SELECT pg_reload_conf()");
+        await Scalar("SET maintenance_work_mem = '512MB'");
+        var (chats, mine) = (size.Chats, size.MyChats);
+        // Peer i (0-based) is in chat i; me is in chats 0 … mine-1 (odd ones private with me, even ones groups); the
+        // other chats have peer i and peer i+1.
+        var peer0 = await Scalar("""
+            WITH x AS (INSERT INTO users (name, email, normalized_email, password_hash, created_at)
+                SELECT 'Growth ' || g, 'growth.' || g || '@example.com', 'GROWTH.' || g || '@EXAMPLE.COM', 'not a password hash', now()
+                FROM generate_series(0, $1 - 1) g RETURNING id)
+            SELECT min(id) FROM x
+            """, chats);
+        var chat0 = await Scalar("""
+            WITH x AS (INSERT INTO chats (name, is_group, private_low_user_id, private_high_user_id, created_at)
+                SELECT CASE WHEN g < $2 AND g % 2 = 1 THEN NULL ELSE 'growth ' || g END, NOT (g < $2 AND g % 2 = 1),
+                       CASE WHEN g < $2 AND g % 2 = 1 THEN $3 END, CASE WHEN g < $2 AND g % 2 = 1 THEN $4 + g END, now() - interval '400 days'
+                FROM generate_series(0, $1 - 1) g ORDER BY g RETURNING id)
+            SELECT min(id) FROM x
+            """, chats, mine, me, peer0);
+        if (await Scalar("SELECT count(*) FROM chats WHERE id BETWEEN $1 AND $1 + $2 - 1", chat0, chats) != chats)
+        {
+            throw new InvalidOperationException("The growth chats' ids are not contiguous.");
+        }
+        await Scalar("""
+            INSERT INTO chat_members (chat_id, user_id, last_read_message_id, joined_at)
+            SELECT $1 + g, $4 + g, 0, now() - interval '400 days' FROM generate_series(0, $2 - 1) g
+            UNION ALL SELECT $1 + g, $5, 0, now() - interval '400 days' FROM generate_series(0, $3 - 1) g
+            UNION ALL SELECT $1 + g, $4 + (g + 1) % $2, 0, now() - interval '400 days' FROM generate_series($3, $2 - 1) g
+            """, chat0, chats, mine, peer0, me);
+
+        var indexes = await Strings("SELECT indexdef FROM pg_indexes WHERE schemaname = 'public' AND tablename = 'messages' AND indexname <> 'pk_messages'");
+        var foreignKeys = await Strings("SELECT format('ALTER TABLE messages ADD CONSTRAINT %I %s', conname, pg_get_constraintdef(oid)) FROM pg_constraint WHERE conrelid = 'messages'::regclass AND contype = 'f'");
+        foreach (var name in await Strings("SELECT conname FROM pg_constraint WHERE conrelid = 'messages'::regclass AND contype = 'f'"))
+        {
+            await Scalar($"ALTER TABLE messages DROP CONSTRAINT {name}");
+        }
+        foreach (var name in await Strings("SELECT indexname FROM pg_indexes WHERE schemaname = 'public' AND tablename = 'messages' AND indexname <> 'pk_messages'"))
+        {
+            await Scalar($"DROP INDEX {name}");
+        }
+        var firstId = await Scalar("SELECT coalesce(max(id), 0) + 1 FROM messages");
+        var firstSeq = await Scalar("SELECT nextval('message_seq') + 1");
+        // One message in BigChatShare goes to chat 0 (mine, private), the rest round robin over chats 1 … chats-1; in my
+        // chats every third message is mine.
+        await Step("messages", """
+            INSERT INTO messages (chat_id, sender_id, text, client_message_id, created_at)
+            SELECT $3 + c, CASE WHEN g % 3 = 0 AND c < $5 THEN $6 ELSE $4 + c END, 'growth message ' || g || ', about forty bytes long',
+                   'growth-' || g, now() - ($1 - g) * interval '1 second'
+            FROM generate_series(1, $1) g, LATERAL (SELECT CASE WHEN g % $7 = 0 THEN 0 ELSE 1 + g % ($2 - 1) END AS c) x
+            """, size.Messages, chats, chat0, peer0, mine, me, size.BigChatShare);
+        await Step("indexes and foreign keys", string.Join(";\n", indexes.Concat(foreignKeys)));
+        await Step("edits", """
+            UPDATE messages SET text = text || ' (edited)', edited_at = created_at + interval '1 minute', created_seq = seq, seq = nextval('message_seq')
+            WHERE id >= $1 AND id % 100 = 7
+            """, firstId);
+        await Step("deletes", """
+            UPDATE messages SET text = '', deleted_at = created_at + interval '2 minutes', created_seq = coalesce(created_seq, seq), seq = nextval('message_seq')
+            WHERE id >= $1 AND id % 100 = 42
+               OR id IN (SELECT (SELECT max(id) FROM messages m WHERE m.chat_id = $2 + c AND m.deleted_at IS NULL) FROM generate_series(7, $3 - 1, 7) c)
+            """, firstId, chat0, mine);
+        await Step("read markers", """
+            UPDATE chat_members cm SET last_read_message_id = coalesce((SELECT id FROM messages m WHERE m.chat_id = cm.chat_id AND m.deleted_at IS NULL
+                ORDER BY id DESC OFFSET CASE WHEN cm.chat_id = $1 THEN 5000 ELSE cm.chat_id % 40 END LIMIT 1), 0)
+            WHERE user_id = $3 AND chat_id BETWEEN $1 AND $1 + $2 - 1
+            """, chat0, mine, me);
+        await Step("the peers' read markers", """
+            UPDATE chat_members cm SET last_read_message_id = coalesce((SELECT max(id) FROM messages m WHERE m.chat_id = cm.chat_id AND m.deleted_at IS NULL), 0)
+            WHERE user_id <> $3 AND chat_id BETWEEN $1 AND $1 + $2 - 1
+            """, chat0, mine, me);
+        await Step("VACUUM ANALYZE", "VACUUM ANALYZE");
+        return new Dataset(chat0,
+            await Scalar("SELECT min(id) FROM messages WHERE chat_id = $1", chat0), await Scalar("SELECT max(id) FROM messages WHERE chat_id = $1", chat0),
+            firstId, await Scalar("SELECT max(id) FROM messages"), firstSeq, await Scalar("SELECT max(seq) FROM messages"),
+            await Scalar("SELECT count(*) FROM messages WHERE chat_id IN (SELECT chat_id FROM chat_members WHERE user_id = $1)", me),
+            await Scalar("SELECT count(*) FROM messages WHERE chat_id = $1", chat0));
+    }
+
+    /// <summary>One SYNC page from <paramref name="cursor"/>: the frames up to and including SYNC_DONE, counted.</summary>
+    private static async Task<int> SyncAsync(ClientWebSocket socket, string field, long cursor)
+    {
+        await socket.SendAsync(Encoding.UTF8.GetBytes($$$"""{"command":"SYNC","payload":{"{{{field}}}":{{{cursor}}}}}"""), WebSocketMessageType.Text, true, CancellationToken.None);
+        var buffer = new byte[64 * 1024];
+        var frames = 0;
+        while (true)
+        {
+            var length = 0;
+            ValueWebSocketReceiveResult result;
+            do
+            {
+                result = await socket.ReceiveAsync(buffer.AsMemory(length), CancellationToken.None);
+                length += result.Count;
+            }
+            while (!result.EndOfMessage);
+            var command = JsonDocument.Parse(buffer.AsMemory(0, length)).RootElement.GetProperty("command").GetString();
+            if (command == "SYNC_DONE")
+            {
+                return frames;
+            }
+            if (command == "ERROR")
+            {
+                throw new InvalidOperationException($"SYNC answered {Encoding.UTF8.GetString(buffer, 0, length)}");
+            }
+            frames++;
+        }
+    }
+
+    /// <summary>p50 of the statement run by Npgsql, every row read.</summary>
+    private static async Task<double> DirectAsync(NpgsqlConnection connection, string sql, int requests, Func<int, object[]> parameters)
+    {
+        var times = new List<double>();
+        for (var i = 0; i < requests; i++)
+        {
+            var timer = Stopwatch.StartNew();
+            await using var command = Command(connection, sql, parameters(i));
+            await using var reader = await command.ExecuteReaderAsync();
+            while (await reader.ReadAsync())
+            {
+            }
+            times.Add(timer.Elapsed.TotalMilliseconds);
+        }
+        return Workloads.Percentile(times, 0.50);
+    }
+
+    private static async Task<string> ExplainAsync(NpgsqlConnection connection, string sql, object[] parameters)
+    {
+        await using var command = Command(connection, "EXPLAIN (ANALYZE, BUFFERS) " + sql, parameters);
+        var plan = new StringBuilder();
+        await using var reader = await command.ExecuteReaderAsync();
+        while (await reader.ReadAsync())
+        {
+            plan.AppendLine(reader.GetString(0));
+        }
+        return plan.ToString();
+    }
+
+    /// <summary>The statement with its parameters typed as the API binds them ($1, $2, … in order; ints as integer).</summary>
+    private static NpgsqlCommand Command(NpgsqlConnection connection, string sql, object[] parameters)
+    {
+        var command = new NpgsqlCommand(sql, connection);
+        foreach (var parameter in parameters)
+        {
+            command.Parameters.Add(new() { Value = parameter });
+        }
+        return command;
+    }
+
+    /// <summary>The API's own statements for these requests, run with the same parameters.</summary>
+    private static class Queries
+    {
+        public static string Chats => WinDi.Api.Chats.ChatQueries.ListSql;
+        public static string History => WinDi.Api.Messages.HistoryApi.NewestFirstSql;
+        public static string SyncById => WinDi.Api.Messages.MessageSync.ByIdSql;
+        public static string SyncBySeq => WinDi.Api.Messages.MessageSync.BySeqSql;
     }
 }
 

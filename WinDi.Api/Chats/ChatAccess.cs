@@ -12,7 +12,11 @@ namespace WinDi.Api.Chats;
 public static class ChatAccess
 {
     public static async Task<ProblemHttpResult> DeniedAsync(WinDiDb db, long chatId, CancellationToken ct) =>
-        await db.Chats.AnyAsync(c => c.Id == chatId, ct) ? Problems.Forbidden(Problems.NotAMember) : Problems.NotFound(Problems.NoSuchChat);
+        Denied(await db.Chats.AnyAsync(c => c.Id == chatId, ct));
+
+    /// <summary>The same answers, for a query that found out itself whether the chat exists.</summary>
+    public static ProblemHttpResult Denied(bool chatExists) =>
+        chatExists ? Problems.Forbidden(Problems.NotAMember) : Problems.NotFound(Problems.NoSuchChat);
 
     /// <summary>The chat's members, in one indexed query; null when there is no such chat.</summary>
     public static async Task<long[]?> MembersAsync(NpgsqlDataSource dataSource, long chatId, CancellationToken ct)

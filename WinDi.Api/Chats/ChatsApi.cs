@@ -1,6 +1,7 @@
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.AspNetCore.Mvc;
 using Microsoft.EntityFrameworkCore;
+using Npgsql;
 using WinDi.Api.Auth;
 using WinDi.Api.Data;
 using WinDi.Api.Realtime;
@@ -36,8 +37,8 @@ public static class ChatsApi
         return chats;
     }
 
-    private static async Task<Ok<List<ChatDto>>> List(CurrentUser me, WinDiDb db, Presence presence, CancellationToken ct) =>
-        TypedResults.Ok(await ChatQueries.ListAsync(db, presence, me.Id, ct));
+    private static async Task<Ok<List<ChatDto>>> List(CurrentUser me, WinDiDb db, NpgsqlDataSource dataSource, Presence presence, CancellationToken ct) =>
+        TypedResults.Ok(await ChatQueries.ListAsync(db, dataSource, presence, me.Id, ct));
 
     private static async Task<Results<Created<ChatDto>, ValidationProblem, ProblemHttpResult>> Create(
         CreateChatRequest request, CurrentUser me, WinDiDb db, CancellationToken ct)
@@ -108,8 +109,8 @@ public static class ChatsApi
         return Problems.Conflict("You already have a private chat with this user.", new Dictionary<string, object?> { ["chat_id"] = chatId });
     }
 
-    private static async Task<Results<Ok<ChatDto>, ProblemHttpResult>> Get(long id, CurrentUser me, WinDiDb db, Presence presence, CancellationToken ct) =>
-        await ChatQueries.GetAsync(db, presence, me.Id, id, ct) is { } chat ? TypedResults.Ok(chat) : await ChatAccess.DeniedAsync(db, id, ct);
+    private static async Task<Results<Ok<ChatDto>, ProblemHttpResult>> Get(long id, CurrentUser me, WinDiDb db, NpgsqlDataSource dataSource, Presence presence, CancellationToken ct) =>
+        await ChatQueries.GetAsync(db, dataSource, presence, me.Id, id, ct) is { } chat ? TypedResults.Ok(chat) : await ChatAccess.DeniedAsync(db, id, ct);
 
     private static async Task<Results<Ok<DetailResponse>, ProblemHttpResult>> AddUser(long id, [FromQuery(Name = "user_id")] long userId, CurrentUser me, WinDiDb db, CancellationToken ct)
     {
@@ -148,7 +149,7 @@ public static class ChatsApi
     /// </summary>
     private static Task<int> AddMember(WinDiDb db, long chatId, long userId, long invitedBy, CancellationToken ct) => db.Database.ExecuteSqlAsync($"""
         INSERT INTO chat_members (chat_id, user_id, last_read_message_id, joined_at)
-        SELECT {chatId}, {userId}, COALESCE((SELECT max(id) FROM messages WHERE chat_id = {chatId}), 0), now()
+        SELECT {chatId}, {userId}, COALESCE((SELECT max(id) FROM messages WHERE chat_id = {chatId} AND deleted_at IS NULL), 0), now()
         WHERE {invitedBy} = {userId} OR EXISTS (SELECT 1 FROM chat_members WHERE chat_id = {chatId} AND user_id = {invitedBy})
         ON CONFLICT (chat_id, user_id) DO NOTHING
         """, ct);

@@ -1,10 +1,10 @@
 using System.ComponentModel;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.AspNetCore.Mvc;
-using Microsoft.EntityFrameworkCore;
+using Npgsql;
+using NpgsqlTypes;
 using WinDi.Api.Auth;
 using WinDi.Api.Chats;
-using WinDi.Api.Data;
 
 namespace WinDi.Api.Messages;
 
@@ -29,7 +29,7 @@ public static class HistoryApi
     }
 
     private static async Task<Results<Ok<List<MessageDto>>, ValidationProblem, ProblemHttpResult>> GetHistory(
-        long chatId, CurrentUser me, WinDiDb db, CancellationToken ct,
+        long chatId, CurrentUser me, NpgsqlDataSource dataSource, CancellationToken ct,
         [Description("Page size, 1 to 100.")] int limit = MaxPageSize,
         [Description("Messages to skip, counted from the oldest (0 is the first page ever sent).")] int? offset = null,
         [Description("true: the newest page (the limit most recent messages, still oldest first).")] bool latest = false,
@@ -50,34 +50,69 @@ public static class HistoryApi
             return errors.ToResult();
         }
 
-        if (!await db.ChatMembers.AnyAsync(m => m.ChatId == chatId && m.UserId == me.Id, ct))
-        {
-            return await ChatAccess.DeniedAsync(db, chatId, ct);
-        }
-
         // Ids are the chat's time order (README "Order"), and every page is returned ascending by id. A deleted
         // message is in no page (offsets count the messages that are there), an edited one has its latest text.
-        var messages = db.Messages.Where(m => m.ChatId == chatId && m.DeletedAt == null);
-        List<MessageDto> page;
-        if (latest || beforeId is not null)
+        // The newest page, or the one just older than before_id, is read newest first; after_id and offset paging
+        // (counted from the oldest message, offset=0 when neither is given) oldest first. latest is before_id = ∞, and
+        // offset paging after_id = 0 (ids start at 1).
+        var newestFirst = latest || beforeId is not null;
+        var cursor = newestFirst ? beforeId ?? long.MaxValue : afterId ?? 0;
+        var (found, member, page) = await PageAsync(dataSource, chatId, me.Id, newestFirst, cursor, limit, newestFirst ? 0 : offset ?? 0, ct);
+        if (!member)
         {
-            // The newest page, or the one just older than before_id: read newest first, handed out oldest first.
-            if (beforeId is { } before)
-            {
-                messages = messages.Where(m => m.Id < before);
-            }
-            page = await messages.OrderByDescending(m => m.Id).Take(limit).Select(MessageDto.FromMessage).ToListAsync(ct);
-            page.Reverse();
-        }
-        else
-        {
-            // after_id, or offset paging counted from the oldest message (offset=0 when neither is given).
-            if (afterId is { } after)
-            {
-                messages = messages.Where(m => m.Id > after);
-            }
-            page = await messages.OrderBy(m => m.Id).Skip(offset ?? 0).Take(limit).Select(MessageDto.FromMessage).ToListAsync(ct);
+            return ChatAccess.Denied(found);
         }
         return TypedResults.Ok(page);
+    }
+
+    /// <summary>
+    /// One page of chat <c>$1</c> for user <c>$2</c>, membership checked in the same statement: no row when there is no
+    /// such chat, one row without a message when the user is not in it (or the page is empty), else the page's rows.
+    /// <c>$3</c> the cursor (the page is below it, or above it), <c>$4</c> the limit, <c>$5</c> the offset; a range of the
+    /// index of messages not deleted (chat_id, id), read from the cursor on.
+    /// </summary>
+    private static string PageSql(bool newestFirst) => $"""
+        SELECT cm.user_id IS NOT NULL, m.id, m.sender_id, m.text, m.client_message_id, m.created_at, m.edited_at, m.seq,
+               m.id IS NOT NULL AND {ReadReceipts.IsReadSql("m")}
+        FROM chats c
+        LEFT JOIN chat_members cm ON cm.chat_id = c.id AND cm.user_id = $2
+        LEFT JOIN LATERAL (
+            SELECT m.id, m.chat_id, m.sender_id, m.text, m.client_message_id, m.created_at, m.edited_at, m.seq
+            FROM messages m
+            WHERE m.chat_id = c.id AND m.deleted_at IS NULL AND m.id {(newestFirst ? "<" : ">")} $3
+            ORDER BY m.id {(newestFirst ? "DESC" : "")}
+            LIMIT $4 OFFSET $5) m ON cm.user_id IS NOT NULL
+        WHERE c.id = $1
+        ORDER BY m.id
+        """;
+
+    /// <summary>A page that ends below before_id (or is the newest), as GET /history reads it.</summary>
+    public static readonly string NewestFirstSql = PageSql(newestFirst: true);
+
+    /// <summary>A page that begins above after_id, or at an offset from the oldest message.</summary>
+    public static readonly string OldestFirstSql = PageSql(newestFirst: false);
+
+    private static async Task<(bool Found, bool Member, List<MessageDto> Page)> PageAsync(NpgsqlDataSource dataSource, long chatId, long me,
+        bool newestFirst, long cursor, int limit, int offset, CancellationToken ct)
+    {
+        await using var command = dataSource.CreateCommand(newestFirst ? NewestFirstSql : OldestFirstSql);
+        command.Parameters.Add(new NpgsqlParameter { Value = chatId, NpgsqlDbType = NpgsqlDbType.Bigint });
+        command.Parameters.Add(new NpgsqlParameter { Value = me, NpgsqlDbType = NpgsqlDbType.Bigint });
+        command.Parameters.Add(new NpgsqlParameter { Value = cursor, NpgsqlDbType = NpgsqlDbType.Bigint });
+        command.Parameters.Add(new NpgsqlParameter { Value = limit, NpgsqlDbType = NpgsqlDbType.Integer });
+        command.Parameters.Add(new NpgsqlParameter { Value = offset, NpgsqlDbType = NpgsqlDbType.Integer });
+        var (found, member, page) = (false, false, new List<MessageDto>());
+        await using var reader = await command.ExecuteReaderAsync(ct);
+        while (await reader.ReadAsync(ct))
+        {
+            (found, member) = (true, reader.GetBoolean(0));
+            if (!reader.IsDBNull(1))
+            {
+                page.Add(new MessageDto(reader.GetInt64(1), chatId, reader.GetInt64(2), reader.GetString(3), reader.GetString(4),
+                    MessageDto.UnixSeconds(reader.GetDateTime(5)), reader.GetBoolean(8),
+                    MessageDto.UnixSeconds(reader.IsDBNull(6) ? null : reader.GetDateTime(6)), reader.GetInt64(7)));
+            }
+        }
+        return (found, member, page);
     }
 }

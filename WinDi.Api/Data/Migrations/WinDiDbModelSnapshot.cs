@@ -208,7 +208,10 @@ namespace WinDi.Api.Data.Migrations
                         .HasName("pk_messages");
 
                     b.HasIndex("ChatId", "Id")
-                        .HasDatabaseName("ix_messages_chat_id_id");
+                        .HasDatabaseName("ix_messages_live_chat_id_id")
+                        .HasFilter("deleted_at IS NULL");
+
+                    NpgsqlIndexBuilderExtensions.IncludeProperties(b.HasIndex("ChatId", "Id"), new[] { "SenderId" });
 
                     b.HasIndex("ChatId", "Seq")
                         .HasDatabaseName("ix_messages_chat_id_seq");

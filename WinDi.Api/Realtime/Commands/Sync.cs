@@ -1,7 +1,6 @@
 using System.Text.Json.Serialization;
 using System.Text.Json.Serialization.Metadata;
 using Npgsql;
-using WinDi.Api.Data;
 using WinDi.Api.Messages;
 
 namespace WinDi.Api.Realtime.Commands;
@@ -19,7 +18,7 @@ internal sealed partial class SyncJson : JsonSerializerContext;
 /// seq order, each message once in its latest state as NEW_MESSAGE, MESSAGE_EDITED or MESSAGE_DELETED, then
 /// SYNC_DONE {last_seq}.
 /// </summary>
-public sealed class Sync(IServiceScopeFactory scopes, NpgsqlDataSource dataSource) : Command<SyncPayload>
+public sealed class Sync(NpgsqlDataSource dataSource) : Command<SyncPayload>
 {
     public const int DefaultLimit = 500;
     public const int MaxLimit = 1000;
@@ -47,10 +46,8 @@ public sealed class Sync(IServiceScopeFactory scopes, NpgsqlDataSource dataSourc
         }
         else
         {
-            await using var scope = scopes.CreateAsyncScope();
-            var db = scope.ServiceProvider.GetRequiredService<WinDiDb>();
             var afterId = payload.AfterId!.Value;
-            var (page, hasMore) = await MessageSync.PageAsync(db, context.UserId, afterId, limit, ct);
+            var (page, hasMore) = await MessageSync.PageAsync(dataSource, context.UserId, afterId, limit, ct);
             frames = new(page.Count + 1);
             frames.AddRange(page.Select(m => Frames.Encode(NewMessageFrame.From(m))));
             frames.Add(Frames.Encode(new SyncDoneFrame(page.Count > 0 ? page[^1].Id : afterId, null, hasMore)));
