@@ -49,9 +49,12 @@ public sealed class MessageChangeReplicaTests(TwoReplicas replicas) : IClassFixt
         var ann = await a.RegisterAsync();
         var bob = (await a.RegisterAsync()).On(b);
         var chatId = await ann.StartPrivateChatAsync(bob);
-        var sent = await ann.SendAsync(chatId, "mine");
         await using var bobOnB = await bob.ConnectAsync();
         await using var annOnA = await ann.ConnectAsync();
+        // Sent with both connected, and its relayed frame read first: sent before Bob connected, it could still reach
+        // him live (the relay through Redis may be slower than his connect), in the place of the answer this expects.
+        var sent = await annOnA.SendAndEchoAsync(chatId, "mine");
+        await bobOnB.ExpectAsync("NEW_MESSAGE");
 
         await bobOnB.EditMessageAsync(sent.Id(), "mine now");
         await bobOnB.ExpectErrorAsync("forbidden");
@@ -68,10 +71,12 @@ public sealed class MessageChangeReplicaTests(TwoReplicas replicas) : IClassFixt
         var ann = await a.RegisterAsync();
         var bob = (await a.RegisterAsync()).On(b);
         var chatId = await ann.StartPrivateChatAsync(bob);
-        var kept = await ann.SendAsync(chatId, "kept");
-        var dropped = await ann.SendAsync(chatId, "dropped");
         await using var annOnA = await ann.ConnectAsync();
         await using var bobOnB = await bob.ConnectAsync();
+        // Sent with both connected and read live first, so that no relayed NEW_MESSAGE arrives in the middle of what follows.
+        var kept = await annOnA.SendAndEchoAsync(chatId, "kept");
+        var dropped = await annOnA.SendAndEchoAsync(chatId, "dropped");
+        Assert.Equal([kept.Id(), dropped.Id()], [(await bobOnB.ExpectAsync("NEW_MESSAGE")).Id(), (await bobOnB.ExpectAsync("NEW_MESSAGE")).Id()]);
         await annOnA.EditMessageAsync(kept.Id(), "kept, edited");
         var edit = await annOnA.ExpectAsync("MESSAGE_EDITED");
         await annOnA.DeleteMessageAsync(dropped.Id());
