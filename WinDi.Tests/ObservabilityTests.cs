@@ -52,15 +52,7 @@ public sealed class ObservabilityTests(PostgresServer postgres)
     [Fact]
     public async Task ASendCostsOneDatabaseRoundTrip()
     {
-        var sends = new ConcurrentBag<Activity>();
-        var batches = new ConcurrentBag<Activity>();
-        var databaseCalls = new ConcurrentBag<Activity>();
-        using var listener = Traces.Listen(source => source is "WinDi.Api" or "Npgsql", activity =>
-        {
-            if (activity.OperationName == "message send") sends.Add(activity);
-            else if (activity.OperationName == "message batch") batches.Add(activity);
-            else if (activity.Source.Name == "Npgsql") databaseCalls.Add(activity);
-        });
+        using var roundTrips = new RoundTrips("message send");
         await using var app = new WinDiApp(postgres);
         var ann = await app.RegisterAsync();
         var bob = await app.RegisterAsync();
@@ -72,15 +64,12 @@ public sealed class ObservabilityTests(PostgresServer postgres)
         await ws.SendMessageAsync(chatId, "count my round trips", "round-trip-1");
         await ws.ExpectAsync("NEW_MESSAGE");
 
-        var mine = sends.Where(s => Equals(s.GetTagItem("windi.chat_id"), chatId)).ToList();
+        var mine = roundTrips.Frames.Where(s => Equals(s.GetTagItem("windi.chat_id"), chatId)).ToList();
         Assert.Equal(2, mine.Count);
         foreach (var send in mine)
         {
             // The writer stores concurrent sends together; its batch span links the sends it carried.
-            var batch = Assert.Single(batches, b => b.Links.Any(link => link.Context.SpanId == send.SpanId));
-            // Physical connection opens belong to the pool, not to the send. Npgsql names their spans "CONNECT {database}":
-            // one shows under the batch when the pool has no idle connection (the connection's last_seen write may hold it).
-            Assert.Single(databaseCalls, call => call.ParentSpanId == batch.SpanId && !call.OperationName.StartsWith("CONNECT", StringComparison.Ordinal));
+            roundTrips.AssertOneRoundTrip(send);
         }
     }
 

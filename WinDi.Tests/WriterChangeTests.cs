@@ -15,15 +15,7 @@ public sealed class WriterChangeTests(PostgresServer postgres)
     [Fact]
     public async Task AnEditAndADeleteCostOneDatabaseRoundTripEach()
     {
-        var changes = new ConcurrentBag<Activity>();
-        var batches = new ConcurrentBag<Activity>();
-        var databaseCalls = new ConcurrentBag<Activity>();
-        using var listener = Traces.Listen(source => source is "WinDi.Api" or "Npgsql", activity =>
-        {
-            if (activity.OperationName is "message edit" or "message delete") changes.Add(activity);
-            else if (activity.OperationName == "message batch") batches.Add(activity);
-            else if (activity.Source.Name == "Npgsql") databaseCalls.Add(activity);
-        });
+        using var roundTrips = new RoundTrips("message edit", "message delete");
         await using var app = new WinDiApp(postgres);
         var ann = await app.RegisterAsync();
         var bob = await app.RegisterAsync();
@@ -37,17 +29,17 @@ public sealed class WriterChangeTests(PostgresServer postgres)
         await ws.ExpectAsync("MESSAGE_DELETED");
         // Answered in turn: the delete's handler, and its span, have ended. Its batch's span ends a moment after.
         await ws.ExpectNothingPendingAsync(TimeSpan.Zero);
-        for (var wait = 0; wait < 50 && batches.Count(b => b.Links.Any(link => changes.Any(c => Equals(c.GetTagItem("windi.message_id"), id) && c.SpanId == link.Context.SpanId))) < 2; wait++)
+        List<Activity> Mine() => [.. roundTrips.Frames.Where(c => Equals(c.GetTagItem("windi.message_id"), id))];
+        for (var wait = 0; wait < 50 && Mine().Count(roundTrips.HasBatch) < 2; wait++)
         {
             await Task.Delay(100);
         }
 
-        var mine = changes.Where(c => Equals(c.GetTagItem("windi.message_id"), id)).ToList();
+        var mine = Mine();
         Assert.Equal(["Deleted", "Edited"], mine.Select(c => (string)c.GetTagItem("windi.change_status")!).Order(StringComparer.Ordinal));
         foreach (var change in mine)
         {
-            var batch = Assert.Single(batches, b => b.Links.Any(link => link.Context.SpanId == change.SpanId));
-            Assert.Single(databaseCalls, call => call.ParentSpanId == batch.SpanId && call.OperationName != "CONNECT");
+            roundTrips.AssertOneRoundTrip(change);
         }
     }
 
