@@ -7,7 +7,9 @@
 // measured in the same run, server CPU per 1,000 messages, and lost and duplicated deliveries (must be 0).
 //   dotnet run benchmarks/WinDiBench.cs                      every workload at the issue's sizes
 //   dotnet run benchmarks/WinDiBench.cs -- --quick           small sizes: checks the harness in a minute
-//   dotnet run benchmarks/WinDiBench.cs -- --only throughput,fanout   (throughput, fixed, fanout, idle, history, growth)
+//   dotnet run benchmarks/WinDiBench.cs -- --only throughput,fanout   (throughput, fixed, fanout, idle, history, growth, ceiling)
+//   dotnet run benchmarks/WinDiBench.cs -- --api-env KEY=VALUE   an environment variable for both API replicas (repeatable),
+//                                                               to compare a runtime or Kestrel setting in one command
 // Run it from the repository root. Users, chats and history are written straight into the database; tokens are
 // minted with the run's own JWT secret, as the API mints them.
 using System.Diagnostics;
@@ -27,8 +29,12 @@ string? Option(string name) => arguments.IndexOf(name) is var i and >= 0 && i + 
 var quick = arguments.Contains("--quick");
 var only = Option("--only")?.Split(',').ToHashSet() ?? ["throughput", "fixed", "fanout", "idle", "history", "growth", "ceiling"];
 var seconds = int.Parse(Option("--seconds") ?? (quick ? "5" : "20"), CultureInfo.InvariantCulture);
+// --seconds sets the fixed-rate workload's length too (for a profile taken while it runs); by default it runs 10 s.
+var fixedSeconds = Option("--seconds") is null ? (quick ? 5 : 10) : seconds;
 
-await using var stack = await Stack.StartAsync();
+var apiEnvironment = arguments.Select((a, i) => (a, i)).Where(p => p.a == "--api-env" && p.i + 1 < arguments.Count)
+    .Select(p => arguments[p.i + 1].Split('=', 2)).ToDictionary(kv => kv[0], kv => kv[1]);
+await using var stack = await Stack.StartAsync(apiEnvironment);
 var results = new Results();
 var pgbenchTps = await stack.PgbenchInsertTpsAsync(clients: 8, seconds: quick ? 5 : 10);
 Console.WriteLine($"ceiling: pgbench single-row INSERT, 8 clients: {pgbenchTps:N0} tps");
@@ -43,7 +49,7 @@ if (only.Contains("throughput"))
 }
 if (only.Contains("fixed"))
 {
-    var run = await Workloads.FixedRateAsync(stack, users: quick ? 40 : 200, groupSize: 10, perSecond: 1000, TimeSpan.FromSeconds(quick ? 5 : 10));
+    var run = await Workloads.FixedRateAsync(stack, users: quick ? 40 : 200, groupSize: 10, perSecond: 1000, TimeSpan.FromSeconds(fixedSeconds));
     results.Add(new("send → delivery p99 at 1,000 msgs/s", "same users and groups", $"{run.P99:F1} ms (p50 {run.P50:F1})", "", run));
 }
 if (only.Contains("fanout"))
@@ -112,10 +118,22 @@ internal sealed class Results : List<Row>
 
 internal sealed record Row(string Figure, string Workload, string Result, string Ratio, RunResult? Run)
 {
-    public override string ToString() => $"{Figure}: {Result} {Ratio}" + (Run is { } r ? $" (accepted {r.Accepted}, lost {r.Lost}, duplicated {r.Duplicated})" : "");
+    public override string ToString() => $"{Figure}: {Result} {Ratio}" + (Run is { } r ? $" (accepted {r.Accepted}, lost {r.Lost}, duplicated {r.Duplicated}; {r.Cpu.PerThousand(r.Accepted)})" : "");
 }
 
-internal sealed record RunResult(long Accepted, double PerSecond, double P50, double P99, long Lost, long Duplicated, double ApiCpuMs, long Delivered, double DeliveriesPerSecond);
+internal sealed record RunResult(long Accepted, double PerSecond, double P50, double P99, long Lost, long Duplicated, CpuSplit Cpu, long Delivered, double DeliveriesPerSecond)
+{
+    public double ApiCpuMs => Cpu.Api;
+}
+
+/// <summary>CPU time (user + system, ms) of the API replicas, PostgreSQL (the postmaster and its backends), Redis and the load generator (this process).</summary>
+internal readonly record struct CpuSplit(double Api, double Postgres, double Redis, double LoadGenerator)
+{
+    public static CpuSplit operator -(CpuSplit a, CpuSplit b) => new(a.Api - b.Api, a.Postgres - b.Postgres, a.Redis - b.Redis, a.LoadGenerator - b.LoadGenerator);
+
+    public string PerThousand(long messages) => messages == 0 ? "" :
+        $"CPU per 1,000 msgs: API {Api * 1000 / messages:F0} ms, PostgreSQL {Postgres * 1000 / messages:F0} ms, Redis {Redis * 1000 / messages:F0} ms, load generator {LoadGenerator * 1000 / messages:F0} ms";
+}
 
 /// <summary>The workloads of issue #11; each makes its own users and chats.</summary>
 internal static class Workloads
@@ -123,7 +141,7 @@ internal static class Workloads
     public static async Task<RunResult> ThroughputAsync(Stack stack, int users, int groupSize, int inFlight, TimeSpan duration)
     {
         var (clients, _) = await ConnectGroupsAsync(stack, users, groupSize);
-        var cpu = stack.ApiCpuMs();
+        var cpu = stack.Cpu();
         var started = Stopwatch.StartNew();
         using var stop = new CancellationTokenSource(duration);
         await Task.WhenAll(clients.Select(c => c.SendWhileAsync(inFlight, stop.Token)));
@@ -134,7 +152,7 @@ internal static class Workloads
     public static async Task<RunResult> FixedRateAsync(Stack stack, int users, int groupSize, int perSecond, TimeSpan duration)
     {
         var (clients, _) = await ConnectGroupsAsync(stack, users, groupSize);
-        var cpu = stack.ApiCpuMs();
+        var cpu = stack.Cpu();
         var started = Stopwatch.StartNew();
         var total = (int)(perSecond * duration.TotalSeconds);
         for (var n = 0; n < total; n++)
@@ -154,7 +172,7 @@ internal static class Workloads
     public static async Task<RunResult> FanOutAsync(Stack stack, int members, int inFlight, int messages)
     {
         var (clients, _) = await ConnectGroupsAsync(stack, members, members);
-        var cpu = stack.ApiCpuMs();
+        var cpu = stack.Cpu();
         var started = Stopwatch.StartNew();
         var startedAt = Stopwatch.GetTimestamp();
         await clients[0].SendCountAsync(messages, inFlight);
@@ -295,7 +313,7 @@ internal static class Workloads
     }
 
     /// <summary>Waits for every delivery (or 15 s), then counts what was lost or came twice.</summary>
-    private static async Task<RunResult> FinishAsync(Stack stack, List<BenchClient> clients, double cpuBefore, TimeSpan sending)
+    private static async Task<RunResult> FinishAsync(Stack stack, List<BenchClient> clients, CpuSplit cpuBefore, TimeSpan sending)
     {
         long Expected() => clients.Sum(c => c.Accepted * c.GroupSize);
         long Delivered() => clients.Sum(c => c.UniqueDeliveries);
@@ -313,7 +331,7 @@ internal static class Workloads
                 still.Restart();
             }
         }
-        var cpu = stack.ApiCpuMs() - cpuBefore;
+        var cpu = stack.Cpu() - cpuBefore;
         var latencies = clients.SelectMany(c => c.Latencies).ToList();
         var accepted = clients.Sum(c => c.Accepted);
         var result = new RunResult(accepted, accepted / sending.TotalSeconds, Percentile(latencies, 0.50), Percentile(latencies, 0.99),
@@ -834,6 +852,7 @@ internal sealed class Stack : IAsyncDisposable
 {
     private const string JwtSecret = "windi-benchmark-secret-0123456789-abcdefghijkl";
     private readonly List<Process> processes = [];
+    private Process? redis;
     private string directory = "";
     private string pgBin = "";
     private int pgPort;
@@ -842,12 +861,12 @@ internal sealed class Stack : IAsyncDisposable
     public string ConnectionString { get; private set; } = "";
     public List<Replica> Replicas { get; } = [];
 
-    public static async Task<Stack> StartAsync()
+    public static async Task<Stack> StartAsync(IReadOnlyDictionary<string, string> apiEnvironment)
     {
         var stack = new Stack();
         try
         {
-            await stack.StartServersAsync();
+            await stack.StartServersAsync(apiEnvironment);
         }
         catch
         {
@@ -857,7 +876,7 @@ internal sealed class Stack : IAsyncDisposable
         return stack;
     }
 
-    private async Task StartServersAsync()
+    private async Task StartServersAsync(IReadOnlyDictionary<string, string> apiEnvironment)
     {
         pgBin = Directory.GetDirectories("/usr/lib/postgresql").Select(v => Path.Combine(v, "bin"))
             .Where(b => File.Exists(Path.Combine(b, "initdb"))).OrderDescending(StringComparer.Ordinal).First();
@@ -875,7 +894,8 @@ internal sealed class Stack : IAsyncDisposable
         ConnectionString = $"Host=127.0.0.1;Port={pgPort};Username=postgres;Database=windi;Maximum Pool Size=50";
 
         var redisPort = FreePort();
-        processes.Add(Start("redis-server", ["--port", $"{redisPort}", "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--loglevel", "warning"], new Dictionary<string, string>()));
+        redis = Start("redis-server", ["--port", $"{redisPort}", "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--loglevel", "warning"], new Dictionary<string, string>());
+        processes.Add(redis);
 
         Console.WriteLine("building WinDi.Api and WinDi.MigrationWorker (Release)…");
         await RunAsync("dotnet", ["build", "-c", "Release", "-v", "q", "WinDi.Api/WinDi.Api.csproj"]);
@@ -906,7 +926,7 @@ internal sealed class Stack : IAsyncDisposable
         {
             var url = new Uri($"http://127.0.0.1:{FreePort()}");
             var api = Start("dotnet", [Path.GetFullPath("WinDi.Api/bin/Release/net10.0/WinDi.Api.dll")],
-                new Dictionary<string, string>(environment) { ["ASPNETCORE_URLS"] = url.ToString() },
+                new Dictionary<string, string>(environment.ExceptBy(apiEnvironment.Keys, kv => kv.Key).Concat(apiEnvironment)) { ["ASPNETCORE_URLS"] = url.ToString() },
                 workingDirectory: "WinDi.Api");
             processes.Add(api);
             Replicas.Add(new Replica(url, api));
@@ -1028,18 +1048,63 @@ internal sealed class Stack : IAsyncDisposable
         return (T)(await command.ExecuteScalarAsync())!;
     }
 
-    /// <summary>CPU time (user + system) both API processes have used so far.</summary>
-    public double ApiCpuMs() => Replicas.Sum(r => CpuMs(r.Process.Id));
+    /// <summary>CPU time used so far by both API processes, PostgreSQL, Redis and this process.</summary>
+    public CpuSplit Cpu() => new(Replicas.Sum(r => CpuMs(r.Process.Id)), PostgresCpuMs(), CpuMs(redis!.Id),
+        Process.GetCurrentProcess().TotalProcessorTime.TotalMilliseconds);
+
+    /// <summary>The postmaster, its ended children (reaped into its cutime and cstime) and its live ones (the backends).</summary>
+    private double PostgresCpuMs()
+    {
+        var postmaster = int.Parse(File.ReadLines(Path.Combine(directory, "data", "postmaster.pid")).First(), CultureInfo.InvariantCulture);
+        var total = CpuMs(postmaster, withEndedChildren: true);
+        foreach (var proc in Directory.EnumerateDirectories("/proc"))
+        {
+            if (int.TryParse(Path.GetFileName(proc), out var pid) && pid != postmaster && ParentOf(pid) == postmaster)
+            {
+                total += CpuMs(pid);
+            }
+        }
+        return total;
+    }
+
+    private static int? ParentOf(int pid)
+    {
+        try
+        {
+            return int.Parse(StatFields(pid)[1], CultureInfo.InvariantCulture);
+        }
+        catch (IOException)
+        {
+            return null; // it ended meanwhile
+        }
+    }
+
+    private static string[] StatFields(int pid)
+    {
+        var stat = File.ReadAllText($"/proc/{pid}/stat");
+        return stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
+    }
 
     public static long ResidentKiB(Replica replica) => long.Parse(File.ReadAllLines($"/proc/{replica.Process.Id}/status")
         .First(l => l.StartsWith("VmRSS:", StringComparison.Ordinal)).Split(' ', StringSplitOptions.RemoveEmptyEntries)[1], CultureInfo.InvariantCulture);
 
-    private static double CpuMs(int pid)
+    private static double CpuMs(int pid, bool withEndedChildren = false)
     {
-        // Fields 14 and 15 of /proc/PID/stat (utime, stime) in clock ticks, after the parenthesized command name.
-        var stat = File.ReadAllText($"/proc/{pid}/stat");
-        var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
-        return (long.Parse(fields[11], CultureInfo.InvariantCulture) + long.Parse(fields[12], CultureInfo.InvariantCulture)) * 1000.0 / 100;
+        // Fields 14 to 17 of /proc/PID/stat (utime, stime, cutime, cstime) in clock ticks, after the parenthesized command name.
+        try
+        {
+            var fields = StatFields(pid);
+            var ticks = long.Parse(fields[11], CultureInfo.InvariantCulture) + long.Parse(fields[12], CultureInfo.InvariantCulture);
+            if (withEndedChildren)
+            {
+                ticks += long.Parse(fields[13], CultureInfo.InvariantCulture) + long.Parse(fields[14], CultureInfo.InvariantCulture);
+            }
+            return ticks * 1000.0 / 100;
+        }
+        catch (IOException)
+        {
+            return 0; // it ended meanwhile
+        }
     }
 
     private static Process Start(string file, IEnumerable<string> arguments, IDictionary<string, string> environment, string? workingDirectory = null)

@@ -29,7 +29,8 @@ public static class DatabaseExtensions
 
         // The integration's health check has no timeout of its own (a dead server holds /health for the whole
         // connect timeout); the one below answers within 5 s.
-        builder.AddNpgsqlDataSource(ConnectionName, settings => settings.DisableHealthChecks = true);
+        builder.AddNpgsqlDataSource(ConnectionName, settings => settings.DisableHealthChecks = true,
+            dataSource => dataSource.ConnectionStringBuilder.MaxAutoPrepare = dataSource.ConnectionStringBuilder.MaxAutoPrepare is 0 ? 64 : dataSource.ConnectionStringBuilder.MaxAutoPrepare);
         builder.Services.AddDbContextPool<WinDiDb>((services, options) => options
             .UseNpgsql(services.GetRequiredService<NpgsqlDataSource>(), npgsql => npgsql.EnableRetryOnFailure(
                 // Bounded so that a request fails within seconds while PostgreSQL is down (then 503), instead of

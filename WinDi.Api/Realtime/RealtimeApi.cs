@@ -55,10 +55,6 @@ public static partial class RealtimeApi
         return builder;
     }
 
-    /// <summary>
-    /// GET /ws/{token} (as in the original task) and GET /ws?access_token= (browsers). The token is read by
-    /// the JWT bearer handler (see AuthExtensions), so a bad token is refused with 401 before the upgrade.
-    /// </summary>
     /// <summary>Before UseWebSockets: every accepted WebSocket then writes its queued frames in batches (<see cref="BatchingStream"/>).</summary>
     public static IApplicationBuilder UseBatchedWebSocketWrites(this IApplicationBuilder app) => app.Use((http, next) =>
     {
@@ -66,6 +62,10 @@ public static partial class RealtimeApi
         return next(http);
     });
 
+    /// <summary>
+    /// GET /ws/{token} (as in the original task) and GET /ws?access_token= (browsers). The token is read by
+    /// the JWT bearer handler (see AuthExtensions), so a bad token is refused with 401 before the upgrade.
+    /// </summary>
     public static IEndpointRouteBuilder MapRealtime(this IEndpointRouteBuilder routes)
     {
         var ws = routes.MapGroup(Path).WithTags("Realtime").RequireAuthorization().ExcludeFromDescription();
