@@ -333,6 +333,7 @@ internal static class Workloads
         }
         var cpu = stack.Cpu() - cpuBefore;
         var latencies = clients.SelectMany(c => c.Latencies).ToList();
+        PrintP99BySecond(clients);
         var accepted = clients.Sum(c => c.Accepted);
         var result = new RunResult(accepted, accepted / sending.TotalSeconds, Percentile(latencies, 0.50), Percentile(latencies, 0.99),
             Math.Max(0, Expected() - Delivered()), clients.Sum(c => c.Duplicates), cpu, Delivered(), Delivered() / sending.TotalSeconds);
@@ -341,6 +342,20 @@ internal static class Workloads
             client.Dispose();
         }
         return result;
+    }
+
+    /// <summary>Whether the slow deliveries come in bursts (a pause somewhere) or spread over the run (a queue).</summary>
+    private static void PrintP99BySecond(List<BenchClient> clients)
+    {
+        var samples = clients.SelectMany(c => c.SentAt.Zip(c.Latencies)).ToList();
+        if (samples.Count == 0)
+        {
+            return;
+        }
+        var first = samples.Min(s => s.First);
+        var bySecond = samples.GroupBy(s => (int)Stopwatch.GetElapsedTime(first, s.First).TotalSeconds).OrderBy(g => g.Key)
+            .Select(g => $"{Percentile(g.Select(s => s.Second).ToList(), 0.99):F0}");
+        Console.WriteLine($"  p99 (ms) of the deliveries sent in each second: {string.Join(" ", bySecond)}");
     }
 
     public static double Percentile(List<double> values, double p)
@@ -680,6 +695,8 @@ internal sealed class BenchClient(Person person, long chatId, int groupSize) : I
     public long Duplicates;
     public long LastDeliveryAt;
     public List<double> Latencies { get; } = [];
+    /// <summary>When each delivery's send left (Stopwatch timestamp), in the order of <see cref="Latencies"/>.</summary>
+    public List<long> SentAt { get; } = [];
 
     public async Task ConnectAsync(Replica replica)
     {
@@ -822,6 +839,7 @@ internal sealed class BenchClient(Person person, long chatId, int groupSize) : I
             UniqueDeliveries++;
             LastDeliveryAt = now;
             Latencies.Add(Stopwatch.GetElapsedTime(sentAt, now).TotalMilliseconds);
+            SentAt.Add(sentAt);
             if (senderId == person.Id)
             {
                 Accepted++;
