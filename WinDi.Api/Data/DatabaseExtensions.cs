@@ -1,3 +1,4 @@
+using System.Data.Common;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Options;
 using Npgsql;
@@ -29,8 +30,7 @@ public static class DatabaseExtensions
 
         // The integration's health check has no timeout of its own (a dead server holds /health for the whole
         // connect timeout); the one below answers within 5 s.
-        builder.AddNpgsqlDataSource(ConnectionName, settings => settings.DisableHealthChecks = true,
-            dataSource => dataSource.ConnectionStringBuilder.MaxAutoPrepare = dataSource.ConnectionStringBuilder.MaxAutoPrepare is 0 ? 64 : dataSource.ConnectionStringBuilder.MaxAutoPrepare);
+        builder.AddNpgsqlDataSource(ConnectionName, settings => settings.DisableHealthChecks = true, PrepareRepeatedStatements);
         builder.Services.AddDbContextPool<WinDiDb>((services, options) => options
             .UseNpgsql(services.GetRequiredService<NpgsqlDataSource>(), npgsql => npgsql.EnableRetryOnFailure(
                 // Bounded so that a request fails within seconds while PostgreSQL is down (then 503), instead of
@@ -42,6 +42,23 @@ public static class DatabaseExtensions
 
         builder.Services.AddHealthChecks().AddNpgSql(services => services.GetRequiredService<NpgsqlDataSource>(), name: "postgres", timeout: TimeSpan.FromSeconds(5));
         return builder;
+    }
+
+    /// <summary>How many statements each connection keeps prepared when the connection string does not say (Max Auto Prepare).</summary>
+    public const int DefaultMaxAutoPrepare = 64;
+
+    /// <summary>
+    /// Statements run again and again (the message writer's batch above all) are prepared on each connection after a few
+    /// uses, so PostgreSQL plans them once: a lone send's batch spent more time planned than executed. A connection string
+    /// that names Max Auto Prepare keeps its value; 0 turns preparing off (a pooler without prepared statements).
+    /// </summary>
+    public static void PrepareRepeatedStatements(NpgsqlDataSourceBuilder dataSource)
+    {
+        var given = new DbConnectionStringBuilder { ConnectionString = dataSource.ConnectionString };
+        if (!given.ContainsKey("Max Auto Prepare"))
+        {
+            dataSource.ConnectionStringBuilder.MaxAutoPrepare = DefaultMaxAutoPrepare;
+        }
     }
 
     public static bool IsUniqueViolation(this DbUpdateException exception, string? constraint = null) =>
