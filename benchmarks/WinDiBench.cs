@@ -25,8 +25,8 @@ using Microsoft.IdentityModel.Tokens;
 using Npgsql;
 
 // The load generator's own thread pool starts wide: grown from 2 threads by hill climbing, it lagged for the first
-// seconds after 200 new sockets opened, and that lag showed as server latency (the fixed-rate run's p99 was 150-460 ms
-// in its first 2-4 s and about 10 ms after; with this, 44 ms in the first seconds). The API's own pool is left as it is.
+// seconds after 200 new sockets opened, and that lag showed as server latency. In a fixed-rate run alone (--only fixed)
+// the p99 of its first 2-4 s was 150-540 ms, and about 10 ms after; with this, 44 ms. The API's own pool is left as it is.
 ThreadPool.SetMinThreads(32, 32);
 var arguments = args.ToList();
 string? Option(string name) => arguments.IndexOf(name) is var i and >= 0 && i + 1 < arguments.Count ? arguments[i + 1] : null;
@@ -36,8 +36,15 @@ var seconds = int.Parse(Option("--seconds") ?? (quick ? "5" : "20"), CultureInfo
 // --seconds sets the fixed-rate workload's length too (for a profile taken while it runs); by default it runs 10 s.
 var fixedSeconds = Option("--seconds") is null ? (quick ? 5 : 10) : seconds;
 
-var apiEnvironment = arguments.Select((a, i) => (a, i)).Where(p => p.a == "--api-env" && p.i + 1 < arguments.Count)
-    .Select(p => arguments[p.i + 1].Split('=', 2)).ToDictionary(kv => kv[0], kv => kv[1]);
+var apiEnvironment = new Dictionary<string, string>();
+for (var i = arguments.IndexOf("--api-env"); i >= 0; i = arguments.IndexOf("--api-env", i + 1))
+{
+    if (i + 1 >= arguments.Count || arguments[i + 1].Split('=', 2) is not [{ Length: > 0 } key, var value])
+    {
+        throw new ArgumentException("--api-env takes KEY=VALUE, e.g. --api-env DOTNET_ThreadPool_UnfairSemaphoreSpinLimit=0");
+    }
+    apiEnvironment[key] = value; // the last one given wins
+}
 await using var stack = await Stack.StartAsync(apiEnvironment);
 var results = new Results();
 var pgbenchTps = await stack.PgbenchInsertTpsAsync(clients: 8, seconds: quick ? 5 : 10);
@@ -101,7 +108,7 @@ Console.WriteLine($"| {"figure",-36} | {"workload",-46} | {"result",-28} | {"rat
 Console.WriteLine($"| {new string('-', 36)} | {new string('-', 46)} | {new string('-', 28)} | {new string('-', 26)} | {new string('-', 20)} | {new string('-', 5)} | {new string('-', 5)} |");
 foreach (var row in results)
 {
-    var cpu = row.Run is { Accepted: > 0 } r ? $"{r.ApiCpuMs * 1000 / r.Accepted:F0} ms" : "";
+    var cpu = row.Run is { Accepted: > 0 } r ? $"{r.Cpu.Api * 1000 / r.Accepted:F0} ms" : "";
     Console.WriteLine($"| {row.Figure,-36} | {row.Workload,-46} | {row.Result,-28} | {row.Ratio,-26} | {cpu,20} | {row.Run?.Lost.ToString(CultureInfo.InvariantCulture) ?? "",5} | {row.Run?.Duplicated.ToString(CultureInfo.InvariantCulture) ?? "",5} |");
 }
 var broken = results.Where(r => r.Run is { Lost: > 0 } or { Duplicated: > 0 }).ToList();
@@ -125,10 +132,7 @@ internal sealed record Row(string Figure, string Workload, string Result, string
     public override string ToString() => $"{Figure}: {Result} {Ratio}" + (Run is { } r ? $" (accepted {r.Accepted}, lost {r.Lost}, duplicated {r.Duplicated}; {r.Cpu.PerThousand(r.Accepted)})" : "");
 }
 
-internal sealed record RunResult(long Accepted, double PerSecond, double P50, double P99, long Lost, long Duplicated, CpuSplit Cpu, long Delivered, double DeliveriesPerSecond)
-{
-    public double ApiCpuMs => Cpu.Api;
-}
+internal sealed record RunResult(long Accepted, double PerSecond, double P50, double P99, long Lost, long Duplicated, CpuSplit Cpu, long Delivered, double DeliveriesPerSecond);
 
 /// <summary>CPU time (user + system, ms) of the API replicas, PostgreSQL (the postmaster and its backends), Redis and the load generator (this process).</summary>
 internal readonly record struct CpuSplit(double Api, double Postgres, double Redis, double LoadGenerator)
@@ -336,7 +340,7 @@ internal static class Workloads
             }
         }
         var cpu = stack.Cpu() - cpuBefore;
-        var latencies = clients.SelectMany(c => c.Latencies).ToList();
+        var latencies = clients.SelectMany(c => c.Deliveries.Select(d => d.Ms)).ToList();
         PrintP99BySecond(clients);
         var accepted = clients.Sum(c => c.Accepted);
         var result = new RunResult(accepted, accepted / sending.TotalSeconds, Percentile(latencies, 0.50), Percentile(latencies, 0.99),
@@ -351,14 +355,14 @@ internal static class Workloads
     /// <summary>Whether the slow deliveries come in bursts (a pause somewhere) or spread over the run (a queue).</summary>
     private static void PrintP99BySecond(List<BenchClient> clients)
     {
-        var samples = clients.SelectMany(c => c.SentAt.Zip(c.Latencies)).ToList();
-        if (samples.Count == 0)
+        var deliveries = clients.SelectMany(c => c.Deliveries).ToList();
+        if (deliveries.Count == 0)
         {
             return;
         }
-        var first = samples.Min(s => s.First);
-        var bySecond = samples.GroupBy(s => (int)Stopwatch.GetElapsedTime(first, s.First).TotalSeconds).OrderBy(g => g.Key)
-            .Select(g => $"{Percentile(g.Select(s => s.Second).ToList(), 0.99):F0}");
+        var first = deliveries.Min(d => d.SentAt);
+        var bySecond = deliveries.GroupBy(d => (int)Stopwatch.GetElapsedTime(first, d.SentAt).TotalSeconds).OrderBy(g => g.Key)
+            .Select(g => $"{Percentile(g.Select(d => d.Ms).ToList(), 0.99):F0}");
         Console.WriteLine($"  p99 (ms) of the deliveries sent in each second: {string.Join(" ", bySecond)}");
     }
 
@@ -698,9 +702,8 @@ internal sealed class BenchClient(Person person, long chatId, int groupSize) : I
     public long UniqueDeliveries;
     public long Duplicates;
     public long LastDeliveryAt;
-    public List<double> Latencies { get; } = [];
-    /// <summary>When each delivery's send left (Stopwatch timestamp), in the order of <see cref="Latencies"/>.</summary>
-    public List<long> SentAt { get; } = [];
+    /// <summary>Each first delivery: when its send left (a Stopwatch timestamp) and how long it took to arrive.</summary>
+    public List<(long SentAt, double Ms)> Deliveries { get; } = [];
 
     public async Task ConnectAsync(Replica replica)
     {
@@ -842,8 +845,7 @@ internal sealed class BenchClient(Person person, long chatId, int groupSize) : I
             }
             UniqueDeliveries++;
             LastDeliveryAt = now;
-            Latencies.Add(Stopwatch.GetElapsedTime(sentAt, now).TotalMilliseconds);
-            SentAt.Add(sentAt);
+            Deliveries.Add((sentAt, Stopwatch.GetElapsedTime(sentAt, now).TotalMilliseconds));
             if (senderId == person.Id)
             {
                 Accepted++;
