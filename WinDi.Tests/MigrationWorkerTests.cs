@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using Microsoft.AspNetCore.Identity;
 using WinDi.Api.Users;
 
@@ -99,29 +98,19 @@ public sealed class MigrationWorkerTests(PostgresServer postgres)
         Assert.Contains("ConnectionStrings__windi", run.Output, StringComparison.Ordinal);
     }
 
-    private static async Task<(int ExitCode, string Output)> RunWorkerAsync(string? connectionString, bool seed, params (string Key, string Value)[] extra)
+    private static Task<(int ExitCode, string Output)> RunWorkerAsync(string? connectionString, bool seed, params (string Key, string Value)[] extra)
     {
-        var start = new ProcessStartInfo("dotnet", [Path.Combine(AppContext.BaseDirectory, "WinDi.MigrationWorker.dll")])
+        var environment = new Dictionary<string, string?>
         {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
+            ["DOTNET_ENVIRONMENT"] = "Production",
+            ["Seed__TestData"] = seed ? "true" : "false",
+            ["ConnectionStrings__windi"] = connectionString,
         };
-        start.Environment["DOTNET_ENVIRONMENT"] = "Production";
-        start.Environment["Seed__TestData"] = seed ? "true" : "false";
-        start.Environment.Remove("ConnectionStrings__windi");
-        if (connectionString is not null)
-        {
-            start.Environment["ConnectionStrings__windi"] = connectionString;
-        }
         foreach (var (key, value) in extra)
         {
-            start.Environment[key] = value;
+            environment[key] = value;
         }
-        using var process = Process.Start(start)!;
-        var output = process.StandardOutput.ReadToEndAsync();
-        var error = process.StandardError.ReadToEndAsync();
-        await process.WaitForExitAsync().WaitAsync(TimeSpan.FromMinutes(2));
-        return (process.ExitCode, await output + await error);
+        return ProgramRun.RunAsync("WinDi.MigrationWorker.dll", environment);
     }
 
     private static async Task<string> QueryAsync(string connectionString, string sql)
