@@ -1,7 +1,10 @@
 using System.Net.WebSockets;
+using System.Security.Claims;
 using Microsoft.Extensions.DependencyInjection;
+using WinDi.Api.Auth;
 using WinDi.Api.Data;
 using WinDi.Api.Messages;
+using WinDi.Api.Realtime;
 
 namespace WinDi.Tests;
 
@@ -63,6 +66,24 @@ public sealed class WebSocketTests(SharedApp shared) : IClassFixture<SharedApp>
         await ws.Closed.WaitAsync(TimeSpan.FromSeconds(15));
 
         Assert.Equal(WebSocketCloseStatus.PolicyViolation, ws.CloseStatus);
+    }
+
+    /// <summary>The upgrade request's principal lives as long as the socket, so it keeps only what the connection reads.</summary>
+    [Fact]
+    public void AConnectionKeepsOnlyTheUserSessionAndExpiryClaimsOfItsToken()
+    {
+        var validated = new ClaimsPrincipal(new ClaimsIdentity(
+            [
+                new Claim("sub", "7"), new Claim("sid", Guid.NewGuid().ToString()), new Claim("exp", "1796169676"),
+                new Claim("name", "Ann"), new Claim("email", "ann@example.com"), new Claim("iss", "windi"), new Claim("aud", "windi"),
+            ], "AuthenticationTypes.Federation"));
+
+        var kept = RealtimeApi.ConnectionPrincipal(validated);
+
+        Assert.Equal(["sub", "sid", "exp"], kept.Claims.Select(claim => claim.Type));
+        Assert.Equal(validated.Claims.Take(3).Select(claim => claim.Value), kept.Claims.Select(claim => claim.Value));
+        Assert.True(kept.Identity?.IsAuthenticated);
+        Assert.Equal(CurrentUser.From(validated), CurrentUser.From(kept));
     }
 
     [Fact]

@@ -81,6 +81,10 @@ public static class AuthExtensions
             context.Fail(new TokenRefusedException(StatusCodes.Status503ServiceUnavailable,
                 "The database is unavailable right now, so the token cannot be checked; try again shortly."));
         }
+        else if (context.Request.Path.StartsWithSegments(RealtimeApi.Path))
+        {
+            context.Principal = RealtimeApi.ConnectionPrincipal(context.Principal!);
+        }
     }
 
     /// <summary>

@@ -1,4 +1,5 @@
 using System.Net.WebSockets;
+using System.Security.Claims;
 using Microsoft.Extensions.Options;
 using Microsoft.IdentityModel.JsonWebTokens;
 using WinDi.Api.Auth;
@@ -97,9 +98,10 @@ public static partial class RealtimeApi
             await LastSeen.WrittenAsync(seen);
             using var socket = await http.WebSockets.AcceptWebSocketAsync();
             using var expiry = CloseWhenTokenExpires(http, connection, clock);
-            using var stop = CancellationTokenSource.CreateLinkedTokenSource(http.RequestAborted, lifetime.ApplicationStopping);
             Log.Connected(logger, connection.Id, me.Id);
-            await connection.RunAsync(socket, BatchingStream.Of(http), frames.HandleAsync, stop.Token);
+            // Not linked to http.RequestAborted: a client that goes away (or a connection Kestrel aborts) fails the
+            // socket's read anyway, and a linked token source would be one more held by every idle connection.
+            await connection.RunAsync(socket, BatchingStream.Of(http), frames.HandleAsync, lifetime.ApplicationStopping);
         }
         finally
         {
@@ -109,6 +111,19 @@ public static partial class RealtimeApi
             Log.Disconnected(logger, connection.Id, me.Id);
         }
         return Results.Empty;
+    }
+
+    /// <summary>
+    /// The principal an upgrade request keeps for the life of its socket (the authentication handler holds it until the
+    /// request ends): the claims the connection reads, and no more. The principal made from the token also references
+    /// the parsed token (its encoded parts, header and payload) and every claim: about 4 KB an idle connection.
+    /// </summary>
+    internal static ClaimsPrincipal ConnectionPrincipal(ClaimsPrincipal validated)
+    {
+        var kept = validated.Claims
+            .Where(claim => claim.Type is JwtRegisteredClaimNames.Sub or JwtRegisteredClaimNames.Sid or JwtRegisteredClaimNames.Exp)
+            .Select(claim => new Claim(claim.Type, claim.Value, claim.ValueType, claim.Issuer));
+        return new ClaimsPrincipal(new ClaimsIdentity(kept, validated.Identity?.AuthenticationType));
     }
 
     /// <summary>A connection lives no longer than its token: at expiry it is closed with 1008 (policy violation).</summary>
