@@ -50,7 +50,9 @@ var results = new Results();
 var pgbenchTps = await stack.PgbenchInsertTpsAsync(clients: 8, seconds: quick ? 5 : 10);
 Console.WriteLine($"ceiling: pgbench single-row INSERT, 8 clients: {pgbenchTps:N0} tps");
 // Unmeasured: the APIs' first seconds are JIT and tiering (a tenth of their CPU 5 s in, in a profile), which would land on whichever workload runs first.
-await Workloads.ThroughputAsync(stack, users: 40, groupSize: 10, inFlight: 4, TimeSpan.FromSeconds(quick ? 2 : 15));
+// With the workloads' own 200 users: after a warm-up with 40, connecting 200 still kept the tiered-compilation thread busy for 2 s
+// (per-thread CPU from /proc/PID/task), and the fixed-rate run's first seconds measured the JIT.
+await Workloads.ThroughputAsync(stack, users: quick ? 40 : 200, groupSize: 10, inFlight: 4, TimeSpan.FromSeconds(quick ? 2 : 15));
 
 if (only.Contains("throughput"))
 {
@@ -149,6 +151,7 @@ internal static class Workloads
     public static async Task<RunResult> ThroughputAsync(Stack stack, int users, int groupSize, int inFlight, TimeSpan duration)
     {
         var (clients, _) = await ConnectGroupsAsync(stack, users, groupSize);
+        await stack.SettleAsync("sending");
         var cpu = stack.Cpu();
         var started = Stopwatch.StartNew();
         using var stop = new CancellationTokenSource(duration);
@@ -160,6 +163,7 @@ internal static class Workloads
     public static async Task<RunResult> FixedRateAsync(Stack stack, int users, int groupSize, int perSecond, TimeSpan duration)
     {
         var (clients, _) = await ConnectGroupsAsync(stack, users, groupSize);
+        await stack.SettleAsync("sending");
         var cpu = stack.Cpu();
         var started = Stopwatch.StartNew();
         var total = (int)(perSecond * duration.TotalSeconds);
@@ -180,6 +184,7 @@ internal static class Workloads
     public static async Task<RunResult> FanOutAsync(Stack stack, int members, int inFlight, int messages)
     {
         var (clients, _) = await ConnectGroupsAsync(stack, members, members);
+        await stack.SettleAsync("sending");
         var cpu = stack.Cpu();
         var started = Stopwatch.StartNew();
         var startedAt = Stopwatch.GetTimestamp();
@@ -274,6 +279,7 @@ internal static class Workloads
             // Unmeasured: the first requests compile the endpoint's query.
             using var warmUp = await http.GetAsync($"/history/{chatId}?before_id={newest - page}&limit=50");
         }
+        await stack.SettleAsync("paging");
         for (var page = 0; page < pages; page++)
         {
             var timer = Stopwatch.StartNew();
@@ -396,6 +402,7 @@ internal static class Growth
         var data = await BuildAsync(stack, me.Id, size);
         Console.WriteLine($"growth: {size.Messages:N0} messages in {size.Chats:N0} chats built in {built.Elapsed.TotalSeconds:F0} s " +
             $"(the person's chats hold {data.MyMessages:N0}; the big chat {data.BigChatMessages:N0})");
+        await stack.SettleAsync("reading");
         await using var connection = await stack.OpenAsync();
         using var http = new HttpClient { BaseAddress = stack.Replicas[0].Url };
         http.DefaultRequestHeaders.Authorization = new("Bearer", me.Token);
@@ -1073,6 +1080,30 @@ internal sealed class Stack : IAsyncDisposable
     }
 
     /// <summary>CPU time used so far by both API processes, PostgreSQL, Redis and this process.</summary>
+    /// <summary>
+    /// Waits until the servers are idle: API, PostgreSQL and Redis together under a tenth of a core for half a second (at
+    /// most 30 s). So what the previous steps left running (sockets closing, new ones opening, autovacuum after a million
+    /// inserts) is not measured as the next workload's latency; it prints how long that took and what was busy.
+    /// </summary>
+    public async Task SettleAsync(string before)
+    {
+        var waited = Stopwatch.StartNew();
+        var busiest = default(CpuSplit);
+        while (waited.Elapsed < TimeSpan.FromSeconds(30))
+        {
+            var start = Cpu();
+            await Task.Delay(500);
+            var used = Cpu() - start;
+            if (used.Api + used.Postgres + used.Redis < 50)
+            {
+                break;
+            }
+            busiest = used.Api + used.Postgres > busiest.Api + busiest.Postgres ? used : busiest;
+        }
+        Console.WriteLine($"  settled before {before} in {waited.Elapsed.TotalSeconds:F1} s" + (waited.Elapsed > TimeSpan.FromSeconds(0.6)
+            ? $" (busiest half second: API {busiest.Api:F0} ms, PostgreSQL {busiest.Postgres:F0} ms, Redis {busiest.Redis:F0} ms of CPU)" : ""));
+    }
+
     public CpuSplit Cpu() => new(Replicas.Sum(r => CpuMs(r.Process.Id)), PostgresCpuMs(), CpuMs(redis!.Id),
         Process.GetCurrentProcess().TotalProcessorTime.TotalMilliseconds);
 
