@@ -54,6 +54,26 @@ public sealed class ConnectionLimitsTests(PostgresServer postgres, RedisServer r
         }
     }
 
+    /// <summary>
+    /// A client that goes away without a close frame (its socket just closes) ends its connection at once, from the failed
+    /// read: its slot is free again within seconds, not only after the keep-alive timeout (40 s).
+    /// </summary>
+    [Fact]
+    public async Task AClientThatVanishesWithoutACloseFrameFreesItsSlotWithinFiveSeconds()
+    {
+        await using var app = new WinDiApp(postgres, new Dictionary<string, string?> { ["Limits:ConnectionsPerUser"] = "1" });
+        var ann = await app.RegisterAsync();
+        var vanishing = await ann.ConnectAsync();
+        var refusedWhileOpen = await RefusedUpgradeAsync(app, ann.Token);
+
+        await vanishing.DisposeAsync(); // aborts the socket: no close handshake
+        await using var reopened = await EventuallyConnectsAsync(app, ann.Token, TimeSpan.FromSeconds(5));
+
+        Assert.Equal(HttpStatusCode.TooManyRequests, refusedWhileOpen);
+        await reopened.SendAsync("PING");
+        await reopened.ExpectAsync("PONG");
+    }
+
     [Fact]
     public async Task WhileRedisIsDownEachReplicaCountsItsOwnConnections()
     {

@@ -34,7 +34,7 @@ public static class AuthExtensions
                 bearer.Events = new JwtBearerEvents
                 {
                     OnMessageReceived = ReadWebSocketToken,
-                    OnTokenValidated = RefuseTokensOfEndedSessions,
+                    OnTokenValidated = CheckValidatedToken,
                     OnChallenge = ExplainRefusal,
                 };
             });
@@ -42,16 +42,31 @@ public static class AuthExtensions
         return services;
     }
 
+    private static bool IsWebSocketRequest(HttpRequest request) => request.Path.StartsWithSegments(RealtimeApi.Path);
+
     /// <summary>Browsers cannot set headers on a WebSocket upgrade, so /ws takes the token from the path or the query.</summary>
     private static Task ReadWebSocketToken(MessageReceivedContext context)
     {
         var request = context.Request;
-        if (request.Path.StartsWithSegments(RealtimeApi.Path))
+        if (IsWebSocketRequest(request))
         {
             context.Token = request.RouteValues[RealtimeApi.TokenRouteValue] as string
                 ?? request.Query[RealtimeApi.TokenQueryParameter].FirstOrDefault();
         }
         return Task.CompletedTask;
+    }
+
+    /// <summary>
+    /// A token that passes <see cref="RefuseTokensOfEndedSessions"/> on a WebSocket upgrade leaves the request with the
+    /// principal the connection needs (<see cref="RealtimeApi.ConnectionPrincipal"/>): it is held for the socket's life.
+    /// </summary>
+    private static async Task CheckValidatedToken(TokenValidatedContext context)
+    {
+        await RefuseTokensOfEndedSessions(context);
+        if (context.Result is null && IsWebSocketRequest(context.Request))
+        {
+            context.Principal = RealtimeApi.ConnectionPrincipal(context.Principal!);
+        }
     }
 
     /// <summary>
@@ -80,10 +95,6 @@ public static class AuthExtensions
             // Not 401: the token may well be good, and a client that hears 401 throws it away.
             context.Fail(new TokenRefusedException(StatusCodes.Status503ServiceUnavailable,
                 "The database is unavailable right now, so the token cannot be checked; try again shortly."));
-        }
-        else if (context.Request.Path.StartsWithSegments(RealtimeApi.Path))
-        {
-            context.Principal = RealtimeApi.ConnectionPrincipal(context.Principal!);
         }
     }
 

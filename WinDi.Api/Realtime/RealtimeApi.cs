@@ -116,7 +116,7 @@ public static partial class RealtimeApi
     /// <summary>
     /// The principal an upgrade request keeps for the life of its socket (the authentication handler holds it until the
     /// request ends): the claims the connection reads, and no more. The principal made from the token also references
-    /// the parsed token (its encoded parts, header and payload) and every claim: about 4 KB an idle connection.
+    /// the parsed token (its encoded parts, header and payload) and every claim: 2.9 KB of live heap an idle connection.
     /// </summary>
     internal static ClaimsPrincipal ConnectionPrincipal(ClaimsPrincipal validated)
     {
