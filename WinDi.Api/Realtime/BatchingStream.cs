@@ -4,7 +4,7 @@ using Microsoft.AspNetCore.Http.Features;
 namespace WinDi.Api.Realtime;
 
 /// <summary>
-/// The upgraded connection's stream, under the WebSocket: a connection's send loop writes every frame it has queued
+/// The upgraded connection's stream, under the WebSocket: a connection's drain writes every frame it has queued
 /// as one batch (<see cref="BeginBatch"/> … <see cref="EndBatchAsync"/>), so that a burst of frames costs one write
 /// and one flush to Kestrel, and one socket send, instead of one each. Kestrel's stream flushes on every write; a
 /// frame is small, and under load a connection usually has several waiting. Outside a batch (a keep-alive ping,
