@@ -36,11 +36,13 @@ public sealed partial class ClientConnection : IAsyncDisposable, IThreadPoolWork
     private int state = Open;
 
     /// <param name="sessionId">The session of the token it was opened with (null for a token without one); it closes when that session ends.</param>
-    public ClientConnection(long userId, Guid? sessionId, LimitsOptions limits, ILogger logger)
+    /// <param name="tokenExpiresAt">When that token expires (Unix seconds, its <c>exp</c>; long.MaxValue for none): it closes then (<see cref="ExpiredTokenSweep"/>).</param>
+    public ClientConnection(long userId, Guid? sessionId, long tokenExpiresAt, LimitsOptions limits, ILogger logger)
     {
         this.logger = logger;
         UserId = userId;
         SessionId = sessionId;
+        TokenExpiresAt = tokenExpiresAt;
         maxFrameBytes = limits.MaxFrameBytes;
         maxPendingBytes = limits.ConnectionQueueBytes;
         commands = new CommandBudget(limits.SendPerSecond, limits.SendBurst);
@@ -49,6 +51,7 @@ public sealed partial class ClientConnection : IAsyncDisposable, IThreadPoolWork
     public Guid Id { get; } = Guid.NewGuid();
     public long UserId { get; }
     public Guid? SessionId { get; }
+    public long TokenExpiresAt { get; }
 
     /// <summary>Neither closing nor closed.</summary>
     public bool IsOpen => Volatile.Read(ref state) == Open;

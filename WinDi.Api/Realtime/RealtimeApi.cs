@@ -36,6 +36,7 @@ public static partial class RealtimeApi
             options.KeepAliveInterval = TimeSpan.FromSeconds(20);
             options.KeepAliveTimeout = TimeSpan.FromSeconds(20);
         });
+        builder.Services.AddHostedService<ExpiredTokenSweep>();
         builder.Services.AddSingleton<FrameDispatcher>();
         builder.Services.AddCommands();
         if (builder.AddRedis())
@@ -77,7 +78,7 @@ public static partial class RealtimeApi
 
     private static async Task<IResult> Connect(
         HttpContext http, CurrentUser me, ConnectionSlots slots, LastSeen lastSeen, FrameDispatcher frames,
-        IOptions<LimitsOptions> limits, TimeProvider clock, IHostApplicationLifetime lifetime, ILogger<ClientConnection> logger)
+        IOptions<LimitsOptions> limits, IHostApplicationLifetime lifetime, ILogger<ClientConnection> logger)
     {
         if (!http.WebSockets.IsWebSocketRequest)
         {
@@ -86,7 +87,7 @@ public static partial class RealtimeApi
 
         // Registered before the upgrade completes: once the client sees the handshake succeed, it gets every
         // event committed after that (events of the last moments wait in the connection's queue).
-        await using var connection = new ClientConnection(me.Id, me.SessionId, limits.Value, logger);
+        await using var connection = new ClientConnection(me.Id, me.SessionId, TokenExpiresAt(http), limits.Value, logger);
         var seen = lastSeen.RecordAsync(me.Id); // written (or given up on) by the handshake; meanwhile the slot is taken
         if (!await slots.TryOpenAsync(connection))
         {
@@ -97,7 +98,6 @@ public static partial class RealtimeApi
         {
             await LastSeen.WrittenAsync(seen);
             using var socket = await http.WebSockets.AcceptWebSocketAsync();
-            using var expiry = CloseWhenTokenExpires(http, connection, clock);
             Log.Connected(logger, connection.Id, me.Id);
             // Not linked to http.RequestAborted: a client that goes away (or a connection Kestrel aborts) fails the
             // socket's read anyway, and a linked token source would be one more held by every idle connection.
@@ -126,17 +126,9 @@ public static partial class RealtimeApi
         return new ClaimsPrincipal(new ClaimsIdentity(kept, validated.Identity?.AuthenticationType));
     }
 
-    /// <summary>A connection lives no longer than its token: at expiry it is closed with 1008 (policy violation).</summary>
-    private static ITimer? CloseWhenTokenExpires(HttpContext http, ClientConnection connection, TimeProvider clock)
-    {
-        if (!long.TryParse(http.User.FindFirst(JwtRegisteredClaimNames.Exp)?.Value, out var exp))
-        {
-            return null;
-        }
-        var remaining = DateTimeOffset.FromUnixTimeSeconds(exp) - clock.GetUtcNow();
-        return clock.CreateTimer(_ => connection.Close(WebSocketCloseStatus.PolicyViolation, "Token expired"),
-            null, remaining > TimeSpan.Zero ? remaining : TimeSpan.Zero, Timeout.InfiniteTimeSpan);
-    }
+    /// <summary>The token's expiry (Unix seconds), which <see cref="ExpiredTokenSweep"/> closes the connection at.</summary>
+    private static long TokenExpiresAt(HttpContext http) =>
+        long.TryParse(http.User.FindFirst(JwtRegisteredClaimNames.Exp)?.Value, out var exp) ? exp : long.MaxValue;
 
     private static partial class Log
     {
