@@ -113,7 +113,21 @@ public sealed class BatchingStream(Stream inner) : Stream
 
     public override int Read(byte[] buffer, int offset, int count) => inner.Read(buffer, offset, count);
 
-    public override Task FlushAsync(CancellationToken cancellationToken) => inner.FlushAsync(cancellationToken);
+    /// <summary>
+    /// The WebSocket flushes after every frame it writes; inside a batch that is a no-op, since the batch's write is
+    /// what goes out (Kestrel's stream flushes on every write). Outside a batch it goes through.
+    /// </summary>
+    public override Task FlushAsync(CancellationToken cancellationToken)
+    {
+        lock (gate)
+        {
+            if (batching)
+            {
+                return Task.CompletedTask;
+            }
+        }
+        return inner.FlushAsync(cancellationToken);
+    }
 
     public override void Flush() => inner.Flush();
 
