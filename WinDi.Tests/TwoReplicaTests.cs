@@ -176,7 +176,7 @@ public sealed class TwoReplicaTests(TwoReplicas replicas) : IClassFixture<TwoRep
         await using var bobOnB = await bob.ConnectAsync();
         var channel = b.Services.GetRequiredService<IConnectionMultiplexer>().GetSubscriber();
 
-        // Shorter than the header, and a header whose recipient count runs past the end.
+        // Shorter than the header, and a header whose event count runs past the end.
         var overlong = new byte[64];
         overlong.AsSpan().Fill(0x7F);
         foreach (var junk in new[] { Array.Empty<byte>(), [1, 2, 3], overlong })
@@ -202,8 +202,8 @@ public sealed class TwoReplicaTests(TwoReplicas replicas) : IClassFixture<TwoRep
         var jwt = new WinDi.Api.Auth.JwtOptions { Secret = WinDiApp.JwtSecret };
         RealtimeEvent Fake(string text) => new([bob.Id], System.Text.Encoding.UTF8.GetBytes(
             $$"""{"command":"NEW_MESSAGE","id":1,"chat_id":1,"sender_id":1,"text":"{{text}}","client_message_id":"x","timestamp":0,"is_read":false}"""));
-        var forged = RelayEnvelope.Encode(new RelayKey(new RelayOptions { Secret = "guessed" }, jwt), Guid.NewGuid(), default, Fake("forged"));
-        var genuine = RelayEnvelope.Encode(new RelayKey(new RelayOptions(), jwt), Guid.NewGuid(), default, Fake("genuine"));
+        var forged = RelayEnvelope.Encode(new RelayKey(new RelayOptions { Secret = "guessed" }, jwt), Guid.NewGuid(), default, [Fake("forged")]);
+        var genuine = RelayEnvelope.Encode(new RelayKey(new RelayOptions(), jwt), Guid.NewGuid(), default, [Fake("genuine")]);
 
         await RedisCliPublishAsync(forged);
         await RedisCliPublishAsync(genuine);

@@ -20,7 +20,7 @@ var recipients = Enumerable.Range(1, 10).Select(u => (long)u).ToArray();
 var realtimeEvent = new RealtimeEvent(recipients, frame);
 var trace = new ActivityContext(ActivityTraceId.CreateRandom(), ActivitySpanId.CreateRandom(), ActivityTraceFlags.Recorded);
 var node = Guid.NewGuid();
-var sample = RelayEnvelope.Encode(key, node, trace, realtimeEvent);
+var sample = RelayEnvelope.Encode(key, node, trace, [realtimeEvent]);
 var hmacKey = RandomNumberGenerator.GetBytes(32);
 var tag = new byte[32];
 
@@ -32,7 +32,7 @@ double CpuMicrosecondsPerMessage(Action one)
     return (Process.GetCurrentProcess().TotalProcessorTime - cpu).TotalMicroseconds / messages;
 }
 
-var envelope = CpuMicrosecondsPerMessage(() => RelayEnvelope.Decode(key, RelayEnvelope.Encode(key, node, trace, realtimeEvent)));
+var envelope = CpuMicrosecondsPerMessage(() => RelayEnvelope.Decode(key, RelayEnvelope.Encode(key, node, trace, [realtimeEvent])));
 var tagsAlone = CpuMicrosecondsPerMessage(() =>
 {
     HMACSHA256.HashData(hmacKey, sample.AsSpan(0, sample.Length - RelayEnvelope.TagBytes), tag);

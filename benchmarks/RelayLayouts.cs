@@ -92,9 +92,9 @@ async Task RunAsync(string layout, int replicas, int group)
         {
             (await subscriber.SubscribeAsync(RedisChannel.Literal(channelName))).OnMessage(message =>
             {
-                var (_, _, e) = RelayEnvelope.Decode(key, (byte[])message.Message!);
+                var (_, _, events) = RelayEnvelope.Decode(key, (byte[])message.Message!);
                 var local = 0;
-                foreach (var user in e.Recipients)
+                foreach (var user in events.SelectMany(e => e.Recipients))
                 {
                     if (user % replicas == replica) local++;
                 }
@@ -119,7 +119,7 @@ async Task RunAsync(string layout, int replicas, int group)
     {
         if (layout == "broadcast")
         {
-            pending.Add(publisher.PublishAsync(RedisChannel.Literal(channelName), RelayEnvelope.Encode(key, publisherNode, trace, new RealtimeEvent(eventRecipients, frame))));
+            pending.Add(publisher.PublishAsync(RedisChannel.Literal(channelName), RelayEnvelope.Encode(key, publisherNode, trace, [new RealtimeEvent(eventRecipients, frame)])));
         }
         else
         {

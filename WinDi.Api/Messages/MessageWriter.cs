@@ -206,7 +206,7 @@ public sealed partial class MessageWriter : IAsyncDisposable
 
     private async Task WriteBatchAsync(List<PendingWrite> batch)
     {
-        using var activity = StartBatchActivity(batch);
+        using var activity = StartBatchActivity(batch, out var parent);
 
         // A key repeated inside one batch is written once; the repeats get that result as duplicates.
         var sends = batch.OfType<PendingSend>().ToList();
@@ -259,32 +259,44 @@ public sealed partial class MessageWriter : IAsyncDisposable
         }
 
         // Everything below runs only once the batch has committed: the reader has been read to its end.
+        var events = new List<RealtimeEvent>(unique.Count + changes.Count);
+        var answers = new List<SendResult>(sends.Count);
         var answered = new HashSet<(long, string)>();
         foreach (var pending in sends)
         {
-            var key = (pending.SenderId, pending.ClientMessageId);
-            var result = results[key];
-            var first = answered.Add(key);
+            var result = results[(pending.SenderId, pending.ClientMessageId)];
+            var first = answered.Add((pending.SenderId, pending.ClientMessageId));
             if (first && result.Status == SendStatus.Created)
             {
                 // Published here, once stored, in batch order: not by the sender's connection, which may be
                 // gone by now (closed, expired, shutting down). Every member's connections get it, the
                 // sender's too; a retry of the same send is then only a duplicate, answered to the sender.
                 Telemetry.MessagesStored.Add(1);
-                await relay.PublishAsync(new RealtimeEvent(result.Recipients!, Frames.Encode(NewMessageFrame.From(result.Message!))), pending.Context, CancellationToken.None);
+                events.Add(new RealtimeEvent(result.Recipients!, Frames.Encode(NewMessageFrame.From(result.Message!))));
             }
-            pending.Result.TrySetResult(first || result.Status != SendStatus.Created
-                ? result
-                : result with { Status = SendStatus.Duplicate, Recipients = null });
+            answers.Add(first || result.Status != SendStatus.Created ? result : result with { Status = SendStatus.Duplicate, Recipients = null });
         }
         // The changes' seqs follow the sends' (their statement comes after), so they are published after them.
-        foreach (var (pending, (result, change)) in changes.Zip(changeResults))
+        foreach (var (_, change) in changeResults)
         {
             if (change is not null)
             {
                 Telemetry.MessagesChanged.Add(1);
-                await relay.PublishAsync(change, pending.Context, CancellationToken.None);
+                events.Add(change);
             }
+        }
+        // The batch's events go out together (one write to each connection, one envelope to the other replicas), and
+        // before any result is handed out: a sender's own echo is queued on its connection before its next frame is read.
+        if (events.Count > 0)
+        {
+            await relay.PublishAsync(events, parent, CancellationToken.None);
+        }
+        foreach (var (pending, answer) in sends.Zip(answers))
+        {
+            pending.Result.TrySetResult(answer);
+        }
+        foreach (var (pending, (result, _)) in changes.Zip(changeResults))
+        {
             pending.Result.TrySetResult(result);
         }
     }
@@ -335,13 +347,14 @@ public sealed partial class MessageWriter : IAsyncDisposable
     /// them. A recorded send is preferred as the parent, so a sampler that follows parents keeps the batch.
     /// Without a listener this returns null before allocating anything.
     /// </summary>
-    private static Activity? StartBatchActivity(List<PendingWrite> batch)
+    /// <param name="parent">The span chosen as the batch's parent, which its relay publish is under too; default without a listener.</param>
+    private static Activity? StartBatchActivity(List<PendingWrite> batch, out ActivityContext parent)
     {
+        parent = default;
         if (!Telemetry.Source.HasListeners())
         {
             return null;
         }
-        ActivityContext parent = default;
         List<ActivityLink>? links = null;
         foreach (var pending in batch)
         {

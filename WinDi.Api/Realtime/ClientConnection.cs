@@ -58,33 +58,49 @@ public sealed partial class ClientConnection : IAsyncDisposable, IThreadPoolWork
 
     /// <summary>
     /// Queues a live event and never throws: it runs on the sender's path. Output past the byte bound aborts
-    /// this connection; a connection that is already closing just drops the frame.
+    /// this connection; a connection that is already closing just drops the frame. When the frame needs a drain
+    /// started, the connection is added to <paramref name="toDrain"/> instead, and the caller calls
+    /// <see cref="StartDrain"/> once it has queued the rest of its events: they then leave in one write.
     /// </summary>
-    public void Enqueue(ReadOnlyMemory<byte> frame)
+    public void Enqueue(ReadOnlyMemory<byte> frame, ref List<ClientConnection>? toDrain)
     {
-        if (TryQueue(new Outbound(frame)))
+        if (TryQueue(new Outbound(frame), out var drain))
         {
             Telemetry.FramesDelivered.Add(1);
+            if (drain)
+            {
+                (toDrain ??= []).Add(this);
+            }
         }
     }
 
     /// <summary>Queues an answer to this client's own frame, under the same byte bound as live events.</summary>
-    public void Reply(ReadOnlyMemory<byte> frame) => TryQueue(new Outbound(frame));
+    public void Reply(ReadOnlyMemory<byte> frame) => Reply(new Outbound(frame));
 
     /// <summary>Queues several answers as one entry (a SYNC page), so that they go out together and in order.</summary>
-    public void Reply(IReadOnlyList<ReadOnlyMemory<byte>> frames) => TryQueue(new Outbound(default, frames));
+    public void Reply(IReadOnlyList<ReadOnlyMemory<byte>> frames) => Reply(new Outbound(default, frames));
+
+    private void Reply(Outbound item)
+    {
+        if (TryQueue(item, out var drain) && drain)
+        {
+            StartDrain();
+        }
+    }
 
     /// <summary>Takes one unit of this connection's command budget; false when the client must slow down.</summary>
     public bool TryTakeCommandPermit() => commands.TryTake();
 
-    private bool TryQueue(Outbound item)
+    /// <param name="drain">Whether the caller must start the drain (<see cref="StartDrain"/>).</param>
+    private bool TryQueue(Outbound item, out bool drain)
     {
+        drain = false;
         if (Interlocked.Add(ref pendingBytes, item.Bytes) > maxPendingBytes)
         {
             Overflow();
             return false;
         }
-        if (TryAdd(item, last: false))
+        if (TryAdd(item, last: false, out drain))
         {
             return true;
         }
@@ -93,29 +109,32 @@ public sealed partial class ClientConnection : IAsyncDisposable, IThreadPoolWork
     }
 
     /// <summary>
-    /// Adds to the queue unless it is complete, and schedules a drain when none runs and the socket is there.
+    /// Adds to the queue unless it is complete. When no drain runs and the socket is there, the drain is taken for the
+    /// caller (<paramref name="drain"/>), which must then start it (<see cref="StartDrain"/>).
     /// </summary>
     /// <param name="last">Nothing may follow it (the close frame).</param>
-    private bool TryAdd(Outbound item, bool last)
+    private bool TryAdd(Outbound item, bool last, out bool drain)
     {
-        bool start;
         lock (outbound)
         {
             if (!accepting)
             {
+                drain = false;
                 return false;
             }
             outbound.Enqueue(item);
             accepting = !last;
-            start = !draining && socket is not null;
-            draining |= start;
-        }
-        if (start)
-        {
-            ThreadPool.UnsafeQueueUserWorkItem(this, preferLocal: false);
+            drain = !draining && socket is not null;
+            draining |= drain;
         }
         return true;
     }
+
+    /// <summary>
+    /// Runs the drain that queuing a frame took (<see cref="Enqueue"/> added the connection to its list) on the thread
+    /// pool; only then, or two drains would run at once.
+    /// </summary>
+    internal void StartDrain() => ThreadPool.UnsafeQueueUserWorkItem(this, preferLocal: false);
 
     /// <summary>The client is not reading what it is sent: the connection ends at once, its queue with it.</summary>
     private void Overflow()
@@ -171,8 +190,12 @@ public sealed partial class ClientConnection : IAsyncDisposable, IThreadPoolWork
     public void Close(WebSocketCloseStatus status, string description)
     {
         Interlocked.CompareExchange(ref state, Closed, Open);
-        if (TryAdd(new Outbound(default, Close: (status, description)), last: true))
+        if (TryAdd(new Outbound(default, Close: (status, description)), last: true, out var drain))
         {
+            if (drain)
+            {
+                StartDrain();
+            }
             closing.CancelAfter(CloseHandshakeTimeout);
         }
         else if (Volatile.Read(ref socket) is { State: not (WebSocketState.CloseSent or WebSocketState.Closed) } open)
@@ -269,7 +292,7 @@ public sealed partial class ClientConnection : IAsyncDisposable, IThreadPoolWork
         }
         if (start)
         {
-            ThreadPool.UnsafeQueueUserWorkItem(this, preferLocal: false);
+            StartDrain();
         }
     }
 

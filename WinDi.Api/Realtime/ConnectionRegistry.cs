@@ -83,20 +83,35 @@ public sealed class ConnectionRegistry
         return closed;
     }
 
-    /// <summary>Queues the frame on each connection without waiting: a slow connection never holds up the others.</summary>
-    /// <returns>How many of this node's connections the frame was offered to.</returns>
-    public int Deliver(RealtimeEvent realtimeEvent)
+    /// <summary>
+    /// Queues each event's frame on each connection of its recipients, in order, without waiting: a slow connection
+    /// never holds up the others. A connection's drain starts only once every event is queued, so the events of one
+    /// batch leave in one write to each connection.
+    /// </summary>
+    /// <returns>How many of this node's connections the frames were offered to (a connection counts once per event).</returns>
+    public int Deliver(IReadOnlyList<RealtimeEvent> events)
     {
         var offered = 0;
-        foreach (var userId in realtimeEvent.Recipients)
+        List<ClientConnection>? toDrain = null;
+        foreach (var realtimeEvent in events)
         {
-            if (byUser.TryGetValue(userId, out var connections))
+            foreach (var userId in realtimeEvent.Recipients)
             {
-                foreach (var connection in connections)
+                if (byUser.TryGetValue(userId, out var connections))
                 {
-                    connection.Enqueue(realtimeEvent.Frame);
+                    foreach (var connection in connections)
+                    {
+                        connection.Enqueue(realtimeEvent.Frame, ref toDrain);
+                    }
+                    offered += connections.Length;
                 }
-                offered += connections.Length;
+            }
+        }
+        if (toDrain is not null)
+        {
+            foreach (var connection in toDrain)
+            {
+                connection.StartDrain();
             }
         }
         return offered;

@@ -5,7 +5,19 @@ namespace WinDi.Api.Realtime;
 
 /// <summary>A frame for every connection of the given users, wherever they are connected.</summary>
 /// <remarks>An array, not a list interface: every delivery walks it, and an array is walked without allocating.</remarks>
-public sealed record RealtimeEvent(long[] Recipients, ReadOnlyMemory<byte> Frame);
+public sealed record RealtimeEvent(long[] Recipients, ReadOnlyMemory<byte> Frame)
+{
+    /// <summary>The recipients of all the events together, as the relay's spans record them.</summary>
+    public static int CountRecipients(IReadOnlyList<RealtimeEvent> events)
+    {
+        var count = 0;
+        foreach (var realtimeEvent in events)
+        {
+            count += realtimeEvent.Recipients.Length;
+        }
+        return count;
+    }
+}
 
 /// <summary>
 /// Carries events, after their data has committed, to every API node that may hold a connection of the
@@ -13,8 +25,13 @@ public sealed record RealtimeEvent(long[] Recipients, ReadOnlyMemory<byte> Frame
 /// </summary>
 public interface IEventRelay
 {
+    /// <summary>
+    /// Delivers events, in order, to every node's connections of their recipients; a batch of them (the events of one
+    /// writer batch) travels together, so that each connection gets its share of the batch in one write and the other
+    /// nodes get the batch in one publish. Never waits for the other nodes.
+    /// </summary>
     /// <param name="parent">The span the "relay publish" span belongs under; default: the current one.</param>
-    ValueTask PublishAsync(RealtimeEvent realtimeEvent, ActivityContext parent, CancellationToken ct);
+    ValueTask PublishAsync(IReadOnlyList<RealtimeEvent> events, ActivityContext parent, CancellationToken ct);
 
     /// <summary>
     /// Tells every node, this one first, that a session ended (after the revocation committed): each refuses the
@@ -29,12 +46,19 @@ public sealed class InProcessRelay(ConnectionRegistry connections, AccessCheck a
 {
     public void PublishSessionEnded(EndedSession ended) => connections.EndSession(ended, access);
 
-    public ValueTask PublishAsync(RealtimeEvent realtimeEvent, ActivityContext parent, CancellationToken ct)
+    public ValueTask PublishAsync(IReadOnlyList<RealtimeEvent> events, ActivityContext parent, CancellationToken ct)
     {
         using var activity = Telemetry.Source.StartActivity("relay publish", ActivityKind.Internal, parent);
-        activity?.SetTag("windi.recipients", realtimeEvent.Recipients.Length);
-        var offered = connections.Deliver(realtimeEvent);
+        activity?.SetTag("windi.recipients", RealtimeEvent.CountRecipients(events));
+        var offered = connections.Deliver(events);
         activity?.SetTag("windi.connections", offered);
         return ValueTask.CompletedTask;
     }
+}
+
+public static class EventRelayExtensions
+{
+    /// <summary>Publishes one event (see <see cref="IEventRelay.PublishAsync"/>).</summary>
+    public static ValueTask PublishAsync(this IEventRelay relay, RealtimeEvent realtimeEvent, ActivityContext parent, CancellationToken ct) =>
+        relay.PublishAsync([realtimeEvent], parent, ct);
 }

@@ -6,8 +6,8 @@ namespace WinDi.Api.Realtime;
 
 /// <summary>
 /// Relays events between API replicas over one Redis pub/sub channel (the layout and its measurements are in
-/// the README). An event is delivered to this node's connections at once, then published without waiting;
-/// every other replica delivers it to its own connections of the recipients. Redis is never on the path
+/// the README). A batch of events is delivered to this node's connections at once, then published without waiting,
+/// as one envelope; every other replica delivers it to its own connections of the recipients. Redis is never on the path
 /// of a send: when it is down, publishing fails fast, this node's clients still get everything, the others
 /// catch up with SYNC, and the subscription comes back by itself when Redis does.
 /// Each envelope carries the trace context of its "relay publish" span, so the "relay deliver" span on every
@@ -31,22 +31,23 @@ public sealed partial class RedisRelay(IConnectionMultiplexer redis, ConnectionR
     public Task Subscribed => subscribed.Task;
 
     /// <summary>
-    /// Delivers to this node's connections and publishes to the others, in one Producer span. Without a
-    /// listener there is no span (StartActivity returns null and allocates nothing), and the envelope carries
-    /// the caller's context if it has one.
+    /// Delivers to this node's connections and publishes to the others, in one Producer span and one envelope. Without
+    /// a listener there is no span (StartActivity returns null and allocates nothing), and the envelope carries the
+    /// caller's context if it has one.
     /// </summary>
-    public ValueTask PublishAsync(RealtimeEvent realtimeEvent, ActivityContext parent, CancellationToken ct)
+    public ValueTask PublishAsync(IReadOnlyList<RealtimeEvent> events, ActivityContext parent, CancellationToken ct)
     {
         using var activity = Telemetry.Source.StartActivity("relay publish", ActivityKind.Producer, parent);
         if (activity is not null)
         {
-            activity.SetTag("windi.recipients", realtimeEvent.Recipients.Length);
+            activity.SetTag("windi.recipients", RealtimeEvent.CountRecipients(events));
+            activity.SetTag("windi.events", events.Count);
             activity.SetTag("messaging.system", "redis");
             activity.SetTag("messaging.destination.name", ChannelName);
         }
-        var offered = connections.Deliver(realtimeEvent);
+        var offered = connections.Deliver(events);
         activity?.SetTag("windi.connections", offered);
-        _ = PublishToOtherNodesAsync(Channel, RelayEnvelope.Encode(key, node, Activity.Current?.Context ?? default, realtimeEvent));
+        _ = PublishToOtherNodesAsync(Channel, RelayEnvelope.Encode(key, node, Activity.Current?.Context ?? default, events), events.Count);
         return ValueTask.CompletedTask;
     }
 
@@ -57,15 +58,16 @@ public sealed partial class RedisRelay(IConnectionMultiplexer redis, ConnectionR
     public void PublishSessionEnded(EndedSession ended)
     {
         connections.EndSession(ended, access);
-        _ = PublishToOtherNodesAsync(SessionsChannel, SessionEndedEnvelope.Encode(key, node, ended));
+        _ = PublishToOtherNodesAsync(SessionsChannel, SessionEndedEnvelope.Encode(key, node, ended), events: 0);
     }
 
-    private async Task PublishToOtherNodesAsync(RedisChannel channel, byte[] envelope)
+    /// <param name="events">How many events the envelope carries, for the relay's counters.</param>
+    private async Task PublishToOtherNodesAsync(RedisChannel channel, byte[] envelope, int events)
     {
         try
         {
             await redis.GetSubscriber().PublishAsync(channel, envelope);
-            Telemetry.RelayPublished.Add(1);
+            Telemetry.RelayPublished.Add(events);
             // Read first: a shared write on every publish would contend between threads for nothing.
             if (Volatile.Read(ref publishFailuresLogged) != 0)
             {
@@ -74,7 +76,7 @@ public sealed partial class RedisRelay(IConnectionMultiplexer redis, ConnectionR
         }
         catch (Exception e) when (e is RedisException or TimeoutException or ObjectDisposedException)
         {
-            Telemetry.RelayPublishFailures.Add(1);
+            Telemetry.RelayPublishFailures.Add(events);
             // One warning per outage, not one per message.
             if (Interlocked.Exchange(ref publishFailuresLogged, 1) == 0)
             {
@@ -114,14 +116,14 @@ public sealed partial class RedisRelay(IConnectionMultiplexer redis, ConnectionR
     {
         try
         {
-            var (origin, trace, realtimeEvent) = RelayEnvelope.Decode(key, (byte[])message.Message!);
+            var (origin, trace, events) = RelayEnvelope.Decode(key, (byte[])message.Message!);
             if (origin == node)
             {
                 return;
             }
-            Telemetry.RelayReceived.Add(1);
-            using var activity = StartDeliver(trace, realtimeEvent);
-            var offered = connections.Deliver(realtimeEvent);
+            Telemetry.RelayReceived.Add(events.Length);
+            using var activity = StartDeliver(trace, events);
+            var offered = connections.Deliver(events);
             activity?.SetTag("windi.connections", offered);
         }
         catch (FormatException e)
@@ -151,7 +153,7 @@ public sealed partial class RedisRelay(IConnectionMultiplexer redis, ConnectionR
     /// envelope carries no context). Null when nobody listens, checked before the context's ids are parsed:
     /// parsing them allocates. It records counts only, never the frame or anything from it.
     /// </summary>
-    private static Activity? StartDeliver(RelayTrace trace, RealtimeEvent realtimeEvent)
+    private static Activity? StartDeliver(RelayTrace trace, RealtimeEvent[] events)
     {
         if (!Telemetry.Source.HasListeners())
         {
@@ -160,7 +162,8 @@ public sealed partial class RedisRelay(IConnectionMultiplexer redis, ConnectionR
         var activity = Telemetry.Source.StartActivity("relay deliver", ActivityKind.Consumer, trace.ToActivityContext());
         if (activity is not null)
         {
-            activity.SetTag("windi.recipients", realtimeEvent.Recipients.Length);
+            activity.SetTag("windi.recipients", RealtimeEvent.CountRecipients(events));
+            activity.SetTag("windi.events", events.Length);
             activity.SetTag("messaging.system", "redis");
             activity.SetTag("messaging.destination.name", ChannelName);
         }

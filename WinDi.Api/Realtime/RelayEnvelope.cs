@@ -6,9 +6,10 @@ using WinDi.Api.Auth;
 namespace WinDi.Api.Realtime;
 
 /// <summary>
-/// An event on the Redis channel: the publishing node (so it can skip its own events), the trace context of the
-/// span that published it (so the delivery on another replica continues the sender's trace), the recipients,
-/// and the frame exactly as clients receive it. Binary, so a replica decodes it without parsing JSON.
+/// The events of one batch on the Redis channel (a writer's batch of sends and changes, or one event): the publishing
+/// node (so it can skip its own events), the trace context of the span that published them (so the delivery on
+/// another replica continues the sender's trace), and each event's recipients and frame exactly as clients receive
+/// it. Binary, so a replica decodes it without parsing JSON; one envelope, one tag and one publish a batch.
 /// <code>
 /// offset  bytes  field
 ///      0     16  node id (Guid bytes)
@@ -16,12 +17,15 @@ namespace WinDi.Api.Realtime;
 ///     17     16  trace id      } the W3C traceparent's fields, in binary; its version is implied by the
 ///     33      8  parent span id} marker, and tracestate is not carried (WinDi sets none)
 ///     41      1  trace flags   }
-///     42      4  recipient count N (int32, little endian)
-///     46    8×N  recipient user ids (int64, little endian)
-/// 46+8×N   rest  the frame, UTF-8 JSON
+///     42      4  event count E (int32, little endian)
+/// then E events, each:
+///             4  recipient count N (int32, little endian)
+///           8×N  recipient user ids (int64, little endian)
+///             4  frame length L (int32, little endian)
+///             L  the frame, UTF-8 JSON
 ///    end     16  tag: HMAC-SHA256 of everything before it with the <see cref="RelayKey"/>, first 16 bytes
 /// </code>
-/// The header is fixed (46 bytes), so every field after it is at a known offset. Encode and Decode are the
+/// The header is fixed (46 bytes), so a traced envelope is no longer than an untraced one. Encode and Decode are the
 /// only code that knows this layout. An envelope whose tag does not verify is refused before any of it is read.
 /// </summary>
 public static class RelayEnvelope
@@ -34,10 +38,14 @@ public static class RelayEnvelope
     public const int TagBytes = 16;
 
     /// <param name="trace">The publishing span's context; default when nothing traced the publish.</param>
-    public static byte[] Encode(RelayKey key, Guid node, in ActivityContext trace, RealtimeEvent realtimeEvent)
+    public static byte[] Encode(RelayKey key, Guid node, in ActivityContext trace, IReadOnlyList<RealtimeEvent> events)
     {
-        var users = realtimeEvent.Recipients;
-        var buffer = new byte[HeaderBytes + (users.Length * sizeof(long)) + realtimeEvent.Frame.Length + TagBytes];
+        var length = HeaderBytes + TagBytes;
+        foreach (var realtimeEvent in events)
+        {
+            length += sizeof(int) + (realtimeEvent.Recipients.Length * sizeof(long)) + sizeof(int) + realtimeEvent.Frame.Length;
+        }
+        var buffer = new byte[length];
         node.TryWriteBytes(buffer);
         var span = buffer.AsSpan(NodeBytes);
         // A default context has an all-zero trace id, which W3C declares invalid: it travels as "no context".
@@ -50,21 +58,33 @@ public static class RelayEnvelope
             span[1 + TraceIdBytes + SpanIdBytes] = (byte)trace.TraceFlags;
         }
         span = span[TraceBytes..];
-        BinaryPrimitives.WriteInt32LittleEndian(span, users.Length);
-        span = span[sizeof(int)..];
-        foreach (var user in users)
+        span = WriteInt32(span, events.Count);
+        foreach (var realtimeEvent in events)
         {
-            BinaryPrimitives.WriteInt64LittleEndian(span, user);
-            span = span[sizeof(long)..];
+            span = WriteInt32(span, realtimeEvent.Recipients.Length);
+            foreach (var user in realtimeEvent.Recipients)
+            {
+                BinaryPrimitives.WriteInt64LittleEndian(span, user);
+                span = span[sizeof(long)..];
+            }
+            span = WriteInt32(span, realtimeEvent.Frame.Length);
+            realtimeEvent.Frame.Span.CopyTo(span);
+            span = span[realtimeEvent.Frame.Length..];
         }
-        realtimeEvent.Frame.Span.CopyTo(span);
         Tag(key, buffer.AsSpan(0, buffer.Length - TagBytes), buffer.AsSpan(buffer.Length - TagBytes));
         return buffer;
     }
 
+    private static Span<byte> WriteInt32(Span<byte> span, int value)
+    {
+        BinaryPrimitives.WriteInt32LittleEndian(span, value);
+        return span[sizeof(int)..];
+    }
+
     /// <summary>Reads an envelope from the channel, once its tag proves that a replica with the same key wrote it.</summary>
-    /// <exception cref="FormatException">The envelope is not one <see cref="Encode"/> wrote with this key (forged, altered, short, or its lengths or trace context disagree); the only exception it throws.</exception>
-    public static (Guid Node, RelayTrace Trace, RealtimeEvent Event) Decode(RelayKey key, ReadOnlyMemory<byte> envelope)
+    /// <returns>The events in the order they were encoded; each frame is a slice of <paramref name="envelope"/>.</returns>
+    /// <exception cref="FormatException">The envelope is not one <see cref="Encode"/> wrote with this key (forged, altered, short, or its counts, lengths or trace context disagree); the only exception it throws.</exception>
+    public static (Guid Node, RelayTrace Trace, RealtimeEvent[] Events) Decode(RelayKey key, ReadOnlyMemory<byte> envelope)
     {
         if (envelope.Length < TagBytes)
         {
@@ -88,7 +108,7 @@ public static class RelayEnvelope
     }
 
     /// <summary>The layout under the tag; what <see cref="Decode"/> reads once the tag verifies.</summary>
-    internal static (Guid Node, RelayTrace Trace, RealtimeEvent Event) Parse(ReadOnlyMemory<byte> envelope)
+    internal static (Guid Node, RelayTrace Trace, RealtimeEvent[] Events) Parse(ReadOnlyMemory<byte> envelope)
     {
         var span = envelope.Span;
         if (span.Length < HeaderBytes)
@@ -97,18 +117,42 @@ public static class RelayEnvelope
         }
         var node = new Guid(span[..NodeBytes]);
         var trace = DecodeTrace(envelope.Slice(NodeBytes, TraceBytes));
-        var count = BinaryPrimitives.ReadInt32LittleEndian(span[(NodeBytes + TraceBytes)..]);
-        if (count < 0 || HeaderBytes + ((long)count * sizeof(long)) > span.Length)
+        var offset = NodeBytes + TraceBytes;
+        // Every event takes at least its two counts: a count that cannot fit is refused before anything is allocated.
+        var count = ReadCount(span, ref offset, sizeof(int) * 2L, "events");
+        var events = new RealtimeEvent[count];
+        for (var e = 0; e < count; e++)
         {
-            throw new FormatException($"Malformed relay envelope: {count} recipients do not fit in {span.Length} bytes.");
+            var users = new long[ReadCount(span, ref offset, sizeof(long), "recipients")];
+            for (var i = 0; i < users.Length; i++, offset += sizeof(long))
+            {
+                users[i] = BinaryPrimitives.ReadInt64LittleEndian(span[offset..]);
+            }
+            var length = ReadCount(span, ref offset, 1, "frame bytes");
+            events[e] = new RealtimeEvent(users, envelope.Slice(offset, length));
+            offset += length;
         }
-        var users = new long[count];
-        var offset = HeaderBytes;
-        for (var i = 0; i < count; i++, offset += sizeof(long))
+        if (offset != span.Length)
         {
-            users[i] = BinaryPrimitives.ReadInt64LittleEndian(span[offset..]);
+            throw new FormatException($"Malformed relay envelope: {span.Length - offset} bytes after its last event.");
         }
-        return (node, trace, new RealtimeEvent(users, envelope[offset..]));
+        return (node, trace, events);
+    }
+
+    /// <summary>A count at <paramref name="offset"/> whose items, of at least <paramref name="itemBytes"/> each, fit in what follows it.</summary>
+    private static int ReadCount(ReadOnlySpan<byte> span, ref int offset, long itemBytes, string what)
+    {
+        if (offset + sizeof(int) > span.Length)
+        {
+            throw new FormatException($"Malformed relay envelope: it ends where its count of {what} should be.");
+        }
+        var count = BinaryPrimitives.ReadInt32LittleEndian(span[offset..]);
+        offset += sizeof(int);
+        if (count < 0 || offset + (count * itemBytes) > span.Length)
+        {
+            throw new FormatException($"Malformed relay envelope: {count} {what} do not fit in {span.Length} bytes.");
+        }
+        return count;
     }
 
     /// <summary>The W3C fields of a <see cref="RelayTrace"/> that <see cref="DecodeTrace"/> validated.</summary>
