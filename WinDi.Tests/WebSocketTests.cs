@@ -1,5 +1,7 @@
 using System.Net.WebSockets;
 using System.Security.Claims;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Http.Features;
 using Microsoft.Extensions.DependencyInjection;
 using WinDi.Api.Auth;
 using WinDi.Api.Data;
@@ -84,6 +86,27 @@ public sealed class WebSocketTests(SharedApp shared) : IClassFixture<SharedApp>
         Assert.Equal(validated.Claims.Take(3).Select(claim => claim.Value), kept.Claims.Select(claim => claim.Value));
         Assert.True(kept.Identity?.IsAuthenticated);
         Assert.Equal(CurrentUser.From(validated), CurrentUser.From(kept));
+    }
+
+    [Theory]
+    [InlineData("/ws/header.payload.signature", "")]
+    [InlineData("/ws", "?access_token=header.payload.signature")]
+    public void AnOpenSocketsRequestKeepsNoCopyOfItsToken(string path, string query)
+    {
+        const string token = "header.payload.signature";
+        var http = new DefaultHttpContext();
+        var request = http.Features.Get<IHttpRequestFeature>()!;
+        (request.Path, request.QueryString, request.RawTarget) = (path, query, path + query);
+        http.Request.RouteValues[RealtimeApi.TokenRouteValue] = query.Length == 0 ? token : null;
+        Assert.Equal(token, http.Request.RouteValues[RealtimeApi.TokenRouteValue] as string ?? http.Request.Query[RealtimeApi.TokenQueryParameter]);
+
+        RealtimeApi.ForgetToken(http);
+
+        Assert.Equal(RealtimeApi.Path, http.Request.Path);
+        Assert.Equal(RealtimeApi.Path, request.RawTarget);
+        Assert.Equal("", request.QueryString);
+        Assert.Empty(http.Request.Query);
+        Assert.DoesNotContain(RealtimeApi.TokenRouteValue, http.Request.RouteValues.Keys);
     }
 
     [Fact]

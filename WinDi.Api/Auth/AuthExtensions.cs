@@ -30,6 +30,9 @@ public static class AuthExtensions
             .Configure<IOptions<JwtOptions>>((bearer, jwt) =>
             {
                 bearer.MapInboundClaims = false;
+                // Nothing reads the token back from the authentication result, which a WebSocket's request holds for the
+                // socket's life.
+                bearer.SaveToken = false;
                 bearer.TokenValidationParameters = TokenIssuer.ValidationParameters(jwt.Value);
                 bearer.Events = new JwtBearerEvents
                 {
