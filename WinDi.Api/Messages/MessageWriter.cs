@@ -6,8 +6,11 @@ using WinDi.Api.Realtime;
 
 namespace WinDi.Api.Messages;
 
-/// <summary><see cref="Deleted"/>: a repeat of a send whose message has since been deleted (nothing is stored).</summary>
-public enum SendStatus { Created, Duplicate, Deleted, ChatNotFound, NotAMember }
+/// <summary>
+/// <see cref="Deleted"/>: a repeat of a send whose message has since been deleted (nothing is stored). <see cref="Failed"/>:
+/// the database refused the send, or could not be reached (nothing is stored; it is safe to retry).
+/// </summary>
+public enum SendStatus { Created, Duplicate, Deleted, ChatNotFound, NotAMember, Failed }
 
 /// <param name="Recipients">Every member of the chat when the message was stored; null for a duplicate.</param>
 public sealed record SendResult(SendStatus Status, MessageDto? Message = null, long[]? Recipients = null);
@@ -23,8 +26,12 @@ public sealed record ChangeResult(ChangeStatus Status, long Seq = 0);
 /// every commit waits for its own WAL flush in turn. So one writer per node sends every send, edit and delete that
 /// arrives while its previous batch is in the database as the next batch: one lock, one insert statement for the
 /// sends and one update statement for the changes, one commit for all of them, in one round trip. A lone send goes
-/// at once as the lock and the insert, as before edits existed. The queue needs no bound: each connection handles
-/// its frames one at a time, so it holds at most one write per connection.
+/// at once as the lock and the insert, as before edits existed. The writer also answers each send's connection, in the
+/// order it stores them, with the batch's live events: a connection that sends while its earlier sends are stored
+/// (pipelined) gets its answers, the echoes of its new messages among them, in the order it sent. The queue needs no
+/// bound of its own: a connection
+/// has at most <see cref="ClientConnection.MaxSendsInFlight"/> sends in it, or one edit or delete (every frame but a send
+/// waits for the sends before it).
 /// </summary>
 public sealed partial class MessageWriter : IAsyncDisposable
 {
@@ -49,9 +56,16 @@ public sealed partial class MessageWriter : IAsyncDisposable
         }
     }
 
-    public Task<SendResult> SendAsync(long chatId, long senderId, string text, string clientMessageId, CancellationToken ct)
+    /// <summary>
+    /// Stores a message, idempotent per sender and client_message_id; then every member's connections get it (the
+    /// sender's <paramref name="from"/> too). Any other result is answered to <paramref name="from"/> alone with the
+    /// frame <paramref name="answer"/> gives for it, in its place among the events of its batch.
+    /// </summary>
+    /// <param name="answer">The answer's frame for a result other than <see cref="SendStatus.Created"/>.</param>
+    public Task<SendResult> SendAsync(long chatId, long senderId, string text, string clientMessageId, ClientConnection from,
+        Func<SendResult, ReadOnlyMemory<byte>> answer, CancellationToken ct)
     {
-        var pending = new PendingSend(chatId, senderId, text, clientMessageId, Activity.Current?.Context ?? default);
+        var pending = new PendingSend(chatId, senderId, text, clientMessageId, from, answer, Activity.Current?.Context ?? default);
         Enqueue(pending);
         // A send whose connection goes away may still be stored; the client's retry finds it (idempotency).
         return pending.Result.Task.WaitAsync(ct);
@@ -126,8 +140,15 @@ public sealed partial class MessageWriter : IAsyncDisposable
         }
         catch (Exception e)
         {
-            // Fail these writes (their clients get ERROR internal and may retry safely), keep the writer alive.
+            // Fail these writes (their clients get ERROR internal and may retry safely), keep the writer alive. A send is
+            // answered here, in its place before the batches after it.
             Log.BatchFailed(logger, e, batch.Count);
+            var failed = new SendResult(SendStatus.Failed);
+            var answers = batch.OfType<PendingSend>().Select(send => send.AnswerWith(failed)).ToList();
+            if (answers.Count > 0)
+            {
+                await relay.PublishAsync(answers, default, CancellationToken.None);
+            }
             foreach (var pending in batch)
             {
                 pending.Fail(e);
@@ -260,13 +281,16 @@ public sealed partial class MessageWriter : IAsyncDisposable
 
         // Everything below runs only once the batch has committed: the reader has been read to its end.
         var events = new List<RealtimeEvent>(unique.Count + changes.Count);
-        var answers = new List<SendResult>(sends.Count);
+        var outcomes = new List<SendResult>(sends.Count);
         var answered = new HashSet<(long, string)>();
         foreach (var pending in sends)
         {
             var result = results[(pending.SenderId, pending.ClientMessageId)];
-            var first = answered.Add((pending.SenderId, pending.ClientMessageId));
-            if (first && result.Status == SendStatus.Created)
+            if (!answered.Add((pending.SenderId, pending.ClientMessageId)) && result.Status == SendStatus.Created)
+            {
+                result = result with { Status = SendStatus.Duplicate, Recipients = null };
+            }
+            if (result.Status == SendStatus.Created)
             {
                 // Published here, once stored, in batch order: not by the sender's connection, which may be
                 // gone by now (closed, expired, shutting down). Every member's connections get it, the
@@ -274,7 +298,11 @@ public sealed partial class MessageWriter : IAsyncDisposable
                 Telemetry.MessagesStored.Add(1);
                 events.Add(new RealtimeEvent(result.Recipients!, Frames.Encode(NewMessageFrame.From(result.Message!))));
             }
-            answers.Add(first || result.Status != SendStatus.Created ? result : result with { Status = SendStatus.Duplicate, Recipients = null });
+            else
+            {
+                events.Add(pending.AnswerWith(result));
+            }
+            outcomes.Add(result);
         }
         // The changes' seqs follow the sends' (their statement comes after), so they are published after them.
         foreach (var (_, change) in changeResults)
@@ -285,15 +313,15 @@ public sealed partial class MessageWriter : IAsyncDisposable
                 events.Add(change);
             }
         }
-        // The batch's events go out together (one write to each connection, one envelope to the other replicas), and
-        // before any result is handed out: a sender's own echo is queued on its connection before its next frame is read.
+        // The batch's events and answers go out together, in its order (one write to each connection, one envelope to the
+        // other replicas), and before any result is handed out: whatever waits for a send finds it answered.
         if (events.Count > 0)
         {
             await relay.PublishAsync(events, parent, CancellationToken.None);
         }
-        foreach (var (pending, answer) in sends.Zip(answers))
+        foreach (var (pending, outcome) in sends.Zip(outcomes))
         {
-            pending.Result.TrySetResult(answer);
+            pending.Result.TrySetResult(outcome);
         }
         foreach (var (pending, (result, _)) in changes.Zip(changeResults))
         {
@@ -392,11 +420,16 @@ public sealed partial class MessageWriter : IAsyncDisposable
         public abstract void Fail(Exception e);
     }
 
-    private sealed record PendingSend(long ChatId, long SenderId, string Text, string ClientMessageId, ActivityContext Context) : PendingWrite(Context)
+    private sealed record PendingSend(long ChatId, long SenderId, string Text, string ClientMessageId, ClientConnection From,
+        Func<SendResult, ReadOnlyMemory<byte>> Answer, ActivityContext Context) : PendingWrite(Context)
     {
         public TaskCompletionSource<SendResult> Result { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
-        public override void Fail(Exception e) => Result.TrySetException(e);
+        /// <summary>The answer to the sender's connection for a result it does not learn from a live event.</summary>
+        public RealtimeEvent AnswerWith(SendResult result) => RealtimeEvent.Answer(From, Answer(result));
+
+        /// <summary>Answered already (<see cref="SendStatus.Failed"/>): the sender learns nothing more from the exception.</summary>
+        public override void Fail(Exception e) => Result.TrySetResult(new SendResult(SendStatus.Failed));
     }
 
     /// <param name="Text">The new text of an edit; null for a delete.</param>

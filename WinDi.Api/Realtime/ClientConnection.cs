@@ -23,6 +23,9 @@ public sealed partial class ClientConnection : IAsyncDisposable, IThreadPoolWork
     private bool draining; // a drain is scheduled or running
     private TaskCompletionSource? drained; // made only when the connection ends while a drain runs
     private readonly CommandBudget commands;
+    // The pipelined frames (sends) still being stored, oldest first; touched only by the receive loop.
+    private Queue<Task>? sendsInFlight;
+    private Task lastSendInFlight = Task.CompletedTask;
     private readonly int maxFrameBytes;
     private readonly long maxPendingBytes;
     private long pendingBytes;
@@ -52,6 +55,12 @@ public sealed partial class ClientConnection : IAsyncDisposable, IThreadPoolWork
     public long UserId { get; }
     public Guid? SessionId { get; }
     public long TokenExpiresAt { get; }
+
+    /// <summary>
+    /// How many sends of one connection may be in the writer's queue at once: the connection reads on while they are
+    /// stored (so that a burst shares batches), and waits for the oldest beyond this.
+    /// </summary>
+    public const int MaxSendsInFlight = 16;
 
     /// <summary>Neither closing nor closed.</summary>
     public bool IsOpen => Volatile.Read(ref state) == Open;
@@ -90,6 +99,39 @@ public sealed partial class ClientConnection : IAsyncDisposable, IThreadPoolWork
 
     /// <summary>Takes one unit of this connection's command budget; false when the client must slow down.</summary>
     public bool TryTakeCommandPermit() => commands.TryTake();
+
+    /// <summary>The last pipelined frame's handling, answers included, which the next one answers after.</summary>
+    internal Task LastSendInFlight => lastSendInFlight;
+
+    /// <summary>Waits, when <see cref="MaxSendsInFlight"/> pipelined frames are under way, for the oldest. Called by the receive loop only.</summary>
+    internal ValueTask WaitForRoomForSendAsync()
+    {
+        var queue = sendsInFlight ??= new Queue<Task>();
+        while (queue.TryPeek(out var oldest) && oldest.IsCompleted)
+        {
+            queue.Dequeue();
+        }
+        return queue.Count >= MaxSendsInFlight ? new ValueTask(queue.Dequeue()) : ValueTask.CompletedTask;
+    }
+
+    /// <summary>A pipelined frame is under way; <paramref name="answered"/> completes once it has answered. Called by the receive loop only.</summary>
+    internal void AddSendInFlight(Task answered)
+    {
+        sendsInFlight!.Enqueue(answered);
+        lastSendInFlight = answered;
+    }
+
+    /// <summary>Waits until every pipelined frame before now is handled and has answered. Called by the receive loop only.</summary>
+    internal ValueTask WaitForSendsAsync() => sendsInFlight is { Count: > 0 } ? WaitForEachSendAsync() : ValueTask.CompletedTask;
+
+    private async ValueTask WaitForEachSendAsync()
+    {
+        while (sendsInFlight!.TryDequeue(out var send))
+        {
+            await send;
+        }
+        lastSendInFlight = Task.CompletedTask;
+    }
 
     /// <param name="drain">Whether the caller must start the drain (<see cref="StartDrain"/>).</param>
     private bool TryQueue(Outbound item, out bool drain)
@@ -179,6 +221,11 @@ public sealed partial class ClientConnection : IAsyncDisposable, IThreadPoolWork
         {
             Log.ConnectionFailed(logger, Id, e.WebSocketErrorCode);
         }
+        // Sends still being stored end (stored or not; closing cancels their wait) before the connection does.
+        foreach (var send in sendsInFlight ?? [])
+        {
+            await send.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+        }
         await CompleteAsync();
     }
 
@@ -227,6 +274,7 @@ public sealed partial class ClientConnection : IAsyncDisposable, IThreadPoolWork
             }
             else if (socket.State == WebSocketState.CloseReceived)
             {
+                await WaitForSendsAsync(); // their answers go before the close
                 Close(WebSocketCloseStatus.NormalClosure, "Bye");
                 return;
             }
@@ -252,12 +300,14 @@ public sealed partial class ClientConnection : IAsyncDisposable, IThreadPoolWork
         {
             if (socket.State == WebSocketState.CloseReceived)
             {
+                await WaitForSendsAsync(); // their answers go before the close
                 Close(WebSocketCloseStatus.NormalClosure, "Bye");
             }
             return false;
         }
         if (length > maxFrameBytes)
         {
+            await WaitForSendsAsync();
             Close(WebSocketCloseStatus.MessageTooBig, $"Frames are limited to {maxFrameBytes} bytes.");
         }
         if (Volatile.Read(ref state) != Open)

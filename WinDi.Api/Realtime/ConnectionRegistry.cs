@@ -84,7 +84,8 @@ public sealed class ConnectionRegistry
     }
 
     /// <summary>
-    /// Queues each event's frame on each connection of its recipients, in order, without waiting: a slow connection
+    /// Queues each event's frame on each connection of its recipients (an answer on its one connection), in order,
+    /// without waiting: a slow connection
     /// never holds up the others. A connection's drain starts only once every event is queued, so the events of one
     /// batch leave in one write to each connection.
     /// </summary>
@@ -95,6 +96,12 @@ public sealed class ConnectionRegistry
         List<ClientConnection>? toDrain = null;
         foreach (var realtimeEvent in events)
         {
+            if (realtimeEvent.To is { } answered)
+            {
+                answered.Enqueue(realtimeEvent.Frame, ref toDrain);
+                offered++;
+                continue;
+            }
             foreach (var userId in realtimeEvent.Recipients)
             {
                 if (byUser.TryGetValue(userId, out var connections))

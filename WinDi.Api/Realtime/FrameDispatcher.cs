@@ -7,7 +7,16 @@ namespace WinDi.Api.Realtime;
 /// <summary>
 /// Reads one client frame and hands its payload to the command it names (<see cref="CommandTable"/>). Whatever the
 /// frame holds, it gets at most one answer of its own, and an unusable frame gets exactly one ERROR: the connection
-/// stays open and usable. The frame's buffer is not reused until this returns, so the document reads from it directly.
+/// stays open and usable. Answers leave in the order of the frames.
+/// <para>
+/// A pipelined command (SEND_MESSAGE) does not hold up the next frame while it is stored: the connection reads on, up
+/// to <see cref="ClientConnection.MaxSendsInFlight"/> of them are in the writer's queue at once, so that a client's
+/// burst of sends shares batches; the writer answers them in the order it stores them. Every other frame, and a send
+/// refused before the writer, first waits for the sends before it, so that it sees them stored and its answer comes
+/// after theirs.
+/// </para>
+/// The frame's buffer and its document are read only until the command's first wait: the payload is read into a record
+/// before anything waits, and the buffer is reused once this returns.
 /// </summary>
 public sealed partial class FrameDispatcher(IEnumerable<ICommand> commands, ILogger<FrameDispatcher> logger)
 {
@@ -22,6 +31,7 @@ public sealed partial class FrameDispatcher(IEnumerable<ICommand> commands, ILog
         }
         catch (JsonException)
         {
+            await connection.WaitForSendsAsync();
             new CommandContext(connection, null, null).Fail(Protocol.Codes.InvalidJson,
                 frame.IsEmpty ? "The frame is empty; a frame is one JSON object with a \"command\"." : "The frame is not valid JSON.");
             return;
@@ -32,39 +42,88 @@ public sealed partial class FrameDispatcher(IEnumerable<ICommand> commands, ILog
             var root = document.RootElement;
             if (root.ValueKind != JsonValueKind.Object)
             {
+                await connection.WaitForSendsAsync();
                 new CommandContext(connection, null, null).Fail(Protocol.Codes.InvalidJson, "A frame must be one JSON object with a \"command\".");
                 return;
             }
             var payload = TryGetProperty(root, "payload", out var p) ? p : default;
             var context = new CommandContext(connection, EchoedString(payload, "client_message_id"), EchoedInt64(payload, "id"));
-            string? name = null;
-            // Everything that reads the frame is inside the handling below, so no frame can end the connection.
+            string? unstorable = null, name = null;
+            ICommand? command = null;
             try
             {
                 // Every string of the frame, before any is used: text the database cannot store fails this frame alone.
-                if (StorableText.FindUnstorable(root) is { } path)
+                unstorable = StorableText.FindUnstorable(root);
+                name = unstorable is null && TryGetProperty(root, "command", out var c) && c.ValueKind == JsonValueKind.String ? c.GetString() : null;
+                command = name is not null && byName.TryGetValue(name, out var named) ? named : null;
+            }
+            catch (Exception e)
+            {
+                // Whatever reads the frame, no frame can end the connection.
+                Log.CommandFailed(logger, e, null, connection.Id);
+                await connection.WaitForSendsAsync();
+                context.Fail(Protocol.Codes.Internal, "The server could not handle this frame; it is safe to retry.");
+                return;
+            }
+            if (command is { Pipelined: true })
+            {
+                await connection.WaitForRoomForSendAsync();
+                var held = context with { Held = new HeldReplies() };
+                var handling = RunAsync(command, held, payload, ct); // reads the payload before it waits
+                if (!handling.IsCompleted)
                 {
-                    context.Fail(Protocol.Codes.ValidationFailed, $"{path} {StorableText.Rule}.");
+                    // With the writer, which answers in the order it stores: the connection reads on.
+                    connection.AddSendInFlight(AnswerInTurnAsync(handling, connection.LastSendInFlight, held));
                     return;
                 }
-                name = TryGetProperty(root, "command", out var c) && c.ValueKind == JsonValueKind.String ? c.GetString() : null;
-                if (name is not null && byName.TryGetValue(name, out var command))
-                {
-                    await command.HandleAsync(context, payload, ct);
-                }
-                else
-                {
-                    context.Fail(Protocol.Codes.UnknownCommand, name is null
-                        ? "The frame has no \"command\"."
-                        : $"Unknown command. Commands: {string.Join(", ", byName.Keys.Order(StringComparer.Ordinal))}.");
-                }
+                // Refused before the writer (validation, rate limit): answered in turn, before the next frame is read.
+                await connection.WaitForSendsAsync();
+                await handling;
+                held.Held!.SendTo(connection);
+                return;
             }
-            catch (Exception e) when (e is not OperationCanceledException || !ct.IsCancellationRequested)
+
+            await connection.WaitForSendsAsync();
+            if (unstorable is not null)
             {
-                Log.CommandFailed(logger, e, name is not null && byName.ContainsKey(name) ? name : null, connection.Id);
-                context.Fail(Protocol.Codes.Internal, "The server could not handle this frame; it is safe to retry.");
+                context.Fail(Protocol.Codes.ValidationFailed, $"{unstorable} {StorableText.Rule}.");
+            }
+            else if (command is not null)
+            {
+                await RunAsync(command, context, payload, ct);
+            }
+            else
+            {
+                context.Fail(Protocol.Codes.UnknownCommand, name is null
+                    ? "The frame has no \"command\"."
+                    : $"Unknown command. Commands: {string.Join(", ", byName.Keys.Order(StringComparer.Ordinal))}.");
             }
         }
+    }
+
+    /// <summary>Runs the command; a failure of its own is this frame's ERROR internal, and never ends the connection.</summary>
+    private async Task RunAsync(ICommand command, CommandContext context, JsonElement payload, CancellationToken ct)
+    {
+        try
+        {
+            await command.HandleAsync(context, payload, ct);
+        }
+        catch (Exception e) when (e is not OperationCanceledException || !ct.IsCancellationRequested)
+        {
+            Log.CommandFailed(logger, e, command.Name, context.Connection.Id);
+            context.Fail(Protocol.Codes.Internal, "The server could not handle this frame; it is safe to retry.");
+        }
+    }
+
+    /// <summary>
+    /// A pipelined frame's own answers (the writer answers its send; this is for a failure of the command's own after
+    /// that), once it is handled and the frames before it have answered.
+    /// </summary>
+    private static async Task AnswerInTurnAsync(Task handling, Task preceding, CommandContext context)
+    {
+        await handling;
+        await preceding.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+        context.Held!.SendTo(context.Connection);
     }
 
     /// <summary>The frame's own id, echoed in its answers even when the rest of the payload is unusable.</summary>

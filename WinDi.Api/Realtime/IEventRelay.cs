@@ -7,6 +7,28 @@ namespace WinDi.Api.Realtime;
 /// <remarks>An array, not a list interface: every delivery walks it, and an array is walked without allocating.</remarks>
 public sealed record RealtimeEvent(long[] Recipients, ReadOnlyMemory<byte> Frame)
 {
+    /// <summary>
+    /// The answer to one connection's own frame, on this node, in its place among the events it is delivered with (a
+    /// writer batch answers its senders in the order it stored their sends); never relayed. Its recipients are none.
+    /// </summary>
+    public static RealtimeEvent Answer(ClientConnection to, ReadOnlyMemory<byte> frame) => new([], frame) { To = to };
+
+    /// <summary>The one connection an <see cref="Answer"/> is for; null for an event to its recipients' connections everywhere.</summary>
+    public ClientConnection? To { get; private init; }
+
+    /// <summary>The events for the other nodes: all but the answers to this node's connections.</summary>
+    public static IReadOnlyList<RealtimeEvent> Relayed(IReadOnlyList<RealtimeEvent> events)
+    {
+        foreach (var realtimeEvent in events)
+        {
+            if (realtimeEvent.To is not null)
+            {
+                return events.Where(e => e.To is null).ToList();
+            }
+        }
+        return events;
+    }
+
     /// <summary>The recipients of all the events together, as the relay's spans record them.</summary>
     public static int CountRecipients(IReadOnlyList<RealtimeEvent> events)
     {

@@ -47,7 +47,11 @@ public sealed partial class RedisRelay(IConnectionMultiplexer redis, ConnectionR
         }
         var offered = connections.Deliver(events);
         activity?.SetTag("windi.connections", offered);
-        _ = PublishToOtherNodesAsync(Channel, RelayEnvelope.Encode(key, node, Activity.Current?.Context ?? default, events), events.Count);
+        var relayed = RealtimeEvent.Relayed(events);
+        if (relayed.Count > 0)
+        {
+            _ = PublishToOtherNodesAsync(Channel, RelayEnvelope.Encode(key, node, Activity.Current?.Context ?? default, relayed), relayed.Count);
+        }
         return ValueTask.CompletedTask;
     }
 

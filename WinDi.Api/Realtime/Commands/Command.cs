@@ -9,6 +9,12 @@ public interface ICommand
 {
     string Name { get; }
 
+    /// <summary>
+    /// Whether the connection reads its next frame while this one is handled (<see cref="FrameDispatcher"/>): true only
+    /// for a command that waits for the writer, whose order the writer's queue keeps.
+    /// </summary>
+    bool Pipelined { get; }
+
     /// <param name="payload">The frame's <c>payload</c>; <see cref="JsonValueKind.Undefined"/> when it has none.</param>
     Task HandleAsync(CommandContext context, JsonElement payload, CancellationToken ct);
 }
@@ -25,6 +31,8 @@ public abstract class Command<TPayload> : ICommand where TPayload : class
     public abstract string Name { get; }
 
     protected abstract JsonTypeInfo<TPayload> PayloadJson { get; }
+
+    public virtual bool Pipelined => false;
 
     /// <summary>Whether the command spends the connection's token bucket (it costs the server work).</summary>
     protected virtual bool Metered => true;
@@ -112,9 +120,40 @@ public readonly record struct CommandContext(ClientConnection Connection, string
 {
     public long UserId => Connection.UserId;
 
-    public void Reply(ReadOnlyMemory<byte> frame) => Connection.Reply(frame);
+    /// <summary>Where a pipelined frame's answers wait for their turn; null: they go out at once.</summary>
+    public HeldReplies? Held { get; init; }
+
+    public void Reply(ReadOnlyMemory<byte> frame)
+    {
+        if (Held is { } held)
+        {
+            held.Add(frame);
+        }
+        else
+        {
+            Connection.Reply(frame);
+        }
+    }
 
     /// <summary>Answers the frame with one ERROR; the connection stays open and usable.</summary>
-    public void Fail(string code, string detail) =>
-        Connection.Reply(Frames.Encode(new ErrorFrame(code, detail, ClientMessageId, Id)));
+    public void Fail(string code, string detail) => Reply(Error(code, detail));
+
+    /// <summary>The ERROR that answers this frame.</summary>
+    public ReadOnlyMemory<byte> Error(string code, string detail) => Frames.Encode(new ErrorFrame(code, detail, ClientMessageId, Id));
+}
+
+/// <summary>A pipelined frame's answers, held until the frames before it have answered (<see cref="FrameDispatcher"/>).</summary>
+public sealed class HeldReplies
+{
+    private readonly List<ReadOnlyMemory<byte>> frames = new(1);
+
+    public void Add(ReadOnlyMemory<byte> frame) => frames.Add(frame);
+
+    public void SendTo(ClientConnection connection)
+    {
+        foreach (var frame in frames)
+        {
+            connection.Reply(frame);
+        }
+    }
 }
