@@ -76,13 +76,7 @@ public sealed class ObservabilityTests(PostgresServer postgres)
     [Fact]
     public async Task ManySendersShareOneCommit()
     {
-        var sends = new ConcurrentBag<Activity>();
-        var batches = new ConcurrentBag<Activity>();
-        using var listener = Traces.Listen(source => source is "WinDi.Api", activity =>
-        {
-            if (activity.OperationName == "message send") sends.Add(activity);
-            else if (activity.OperationName == "message batch") batches.Add(activity);
-        });
+        using var batches = new SendBatches();
         await using var app = new WinDiApp(postgres);
         var owner = await app.RegisterAsync();
         var members = await Task.WhenAll(Enumerable.Range(0, 8).Select(_ => app.RegisterAsync()));
@@ -100,10 +94,7 @@ public sealed class ObservabilityTests(PostgresServer postgres)
             }
         }));
 
-        // The listener hears every test in the process: keep the batches that carried this group's sends.
-        var groupSends = sends.Where(a => Equals(a.GetTagItem("windi.chat_id"), group)).Select(a => a.SpanId).ToHashSet();
-        var sizes = batches.Where(b => b.Links.Any(link => groupSends.Contains(link.Context.SpanId)))
-            .Select(b => (int)b.GetTagItem("windi.batch.sends")!).ToList();
+        var sizes = batches.SizesFor(group);
         Assert.Equal(160, sizes.Sum());
         Assert.True(sizes.Count < 160, $"160 concurrent sends went in {sizes.Count} commits");
         Assert.Equal(160L, await postgres.ScalarAsync<long>("SELECT count(*) FROM messages WHERE chat_id = $1", group));

@@ -1,5 +1,3 @@
-using System.Collections.Concurrent;
-using System.Diagnostics;
 using WinDi.Api.Realtime;
 
 namespace WinDi.Tests;
@@ -16,13 +14,7 @@ public sealed class PipelinedSendsTests(PostgresServer postgres)
     public async Task OneConnectionsBurstOfSendsSharesBatchesIsStoredInOrderAndAPingAfterItIsAnsweredLast()
     {
         const int burst = 40;
-        var sends = new ConcurrentBag<Activity>();
-        var batches = new ConcurrentBag<Activity>();
-        using var listener = Traces.Listen(source => source is "WinDi.Api", activity =>
-        {
-            if (activity.OperationName == "message send") sends.Add(activity);
-            else if (activity.OperationName == "message batch") batches.Add(activity);
-        });
+        using var batches = new SendBatches();
         await using var app = new WinDiApp(postgres);
         var ann = await app.RegisterAsync();
         var bob = await app.RegisterAsync();
@@ -53,9 +45,7 @@ public sealed class PipelinedSendsTests(PostgresServer postgres)
 
         // Handled one at a time, the burst took 40 batches; read on, it queues behind the first and shares a few, never
         // more than MaxSendsInFlight of it in the writer at once.
-        var burstSends = sends.Where(a => Equals(a.GetTagItem("windi.chat_id"), chatId)).Select(a => a.SpanId).ToHashSet();
-        var sizes = batches.Where(b => b.Links.Any(link => burstSends.Contains(link.Context.SpanId)))
-            .Select(b => (int)b.GetTagItem("windi.batch.sends")!).ToList();
+        var sizes = batches.SizesFor(chatId);
         Assert.Equal(burst, sizes.Sum());
         Assert.True(sizes.Count <= burst / 4, $"{burst} sends of one connection went in {sizes.Count} batches: {string.Join(", ", sizes)}");
         Assert.True(sizes.Max() <= ClientConnection.MaxSendsInFlight, $"more than {ClientConnection.MaxSendsInFlight} sends of one connection were in flight: {string.Join(", ", sizes)}");
