@@ -30,7 +30,11 @@ public static class DatabaseExtensions
 
         // The integration's health check has no timeout of its own (a dead server holds /health for the whole
         // connect timeout); the one below answers within 5 s.
-        builder.AddNpgsqlDataSource(ConnectionName, settings => settings.DisableHealthChecks = true, PrepareRepeatedStatements);
+        builder.AddNpgsqlDataSource(ConnectionName, settings => settings.DisableHealthChecks = true, dataSource =>
+        {
+            PrepareRepeatedStatements(dataSource);
+            ReuseConnectionsWithoutReset(dataSource);
+        });
         builder.Services.AddDbContextPool<WinDiDb>((services, options) => options
             .UseNpgsql(services.GetRequiredService<NpgsqlDataSource>(), npgsql => npgsql.EnableRetryOnFailure(
                 // Bounded so that a request fails within seconds while PostgreSQL is down (then 503), instead of
@@ -58,6 +62,22 @@ public static class DatabaseExtensions
         if (!given.ContainsKey("Max Auto Prepare"))
         {
             dataSource.ConnectionStringBuilder.MaxAutoPrepare = DefaultMaxAutoPrepare;
+        }
+    }
+
+    /// <summary>
+    /// A pooled connection is used again as it is, without the reset Npgsql otherwise sends first: seven statements
+    /// (RESET ALL, CLOSE ALL, UNLISTEN *, DISCARD TEMP, …) that PostgreSQL parsed and ran before every batch of the writer
+    /// and every query, for session state the API never leaves behind (it sets only transaction-local settings, takes only
+    /// transaction-scoped locks, and opens no cursors, temporary tables or LISTEN). A connection string that names No Reset
+    /// On Close keeps its value.
+    /// </summary>
+    public static void ReuseConnectionsWithoutReset(NpgsqlDataSourceBuilder dataSource)
+    {
+        var given = new DbConnectionStringBuilder { ConnectionString = dataSource.ConnectionString };
+        if (!given.ContainsKey("No Reset On Close"))
+        {
+            dataSource.ConnectionStringBuilder.NoResetOnClose = true;
         }
     }
 
