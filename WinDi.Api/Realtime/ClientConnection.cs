@@ -197,7 +197,7 @@ public sealed partial class ClientConnection : IAsyncDisposable, IThreadPoolWork
 
     /// <summary>Runs on the accepted socket until the client closes, the connection fails, or <paramref name="ct"/> fires (token expiry, shutdown).</summary>
     /// <param name="transport">The stream under <paramref name="webSocket"/> when it batches writes (see <see cref="BatchingStream"/>); null writes each frame alone.</param>
-    public async Task RunAsync(WebSocket webSocket, BatchingStream? transport, Func<ClientConnection, ReadOnlyMemory<byte>, CancellationToken, Task> handleFrame, CancellationToken ct)
+    public async Task RunAsync(WebSocket webSocket, BatchingStream? transport, FrameDispatcher frames, CancellationToken ct)
     {
         this.transport = transport;
         // A full fence before reading the state, as Overflow's is before reading the socket: one of them aborts it.
@@ -212,7 +212,12 @@ public sealed partial class ClientConnection : IAsyncDisposable, IThreadPoolWork
         using var stopping = ct.UnsafeRegister(static source => ((CancellationTokenSource)source!).Cancel(), closing);
         try
         {
-            await ReceiveLoopAsync(webSocket, handleFrame, closing.Token);
+            // The receive loop, here rather than in a method of its own: an idle connection holds one async state
+            // less. Each frame is waited for with a zero-byte read, as SignalR does: an idle connection holds no buffer.
+            while (webSocket.State == WebSocketState.Open
+                && await HandleNextAsync(webSocket, await webSocket.ReceiveAsync(Memory<byte>.Empty, closing.Token), frames, closing.Token))
+            {
+            }
         }
         catch (OperationCanceledException) when (closing.IsCancellationRequested)
         {
@@ -251,33 +256,26 @@ public sealed partial class ClientConnection : IAsyncDisposable, IThreadPoolWork
         }
     }
 
-    private async Task ReceiveLoopAsync(WebSocket socket, Func<ClientConnection, ReadOnlyMemory<byte>, CancellationToken, Task> handleFrame, CancellationToken ct)
+    /// <summary>What the zero-byte read <paramref name="next"/> waited for: a frame, read and handled, or the client's close. False once closing.</summary>
+    private async Task<bool> HandleNextAsync(WebSocket socket, ValueWebSocketReceiveResult next, FrameDispatcher frames, CancellationToken ct)
     {
-        while (socket.State == WebSocketState.Open)
+        if (next.MessageType == WebSocketMessageType.Close)
         {
-            // Wait for the next frame with a zero-byte read, as SignalR does: an idle connection holds no buffer.
-            var next = await socket.ReceiveAsync(Memory<byte>.Empty, ct);
-            if (next.MessageType != WebSocketMessageType.Close)
-            {
-                var buffer = ArrayPool<byte>.Shared.Rent(maxFrameBytes + 1);
-                try
-                {
-                    if (!await ReceiveFrameAsync(socket, buffer, next, handleFrame, ct))
-                    {
-                        return;
-                    }
-                }
-                finally
-                {
-                    ArrayPool<byte>.Shared.Return(buffer);
-                }
-            }
-            else if (socket.State == WebSocketState.CloseReceived)
+            if (socket.State == WebSocketState.CloseReceived)
             {
                 await WaitForSendsAsync(); // their answers go before the close
                 Close(WebSocketCloseStatus.NormalClosure, "Bye");
-                return;
             }
+            return false;
+        }
+        var buffer = ArrayPool<byte>.Shared.Rent(maxFrameBytes + 1);
+        try
+        {
+            return await ReceiveFrameAsync(socket, buffer, next, frames, ct);
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
         }
     }
 
@@ -285,8 +283,7 @@ public sealed partial class ClientConnection : IAsyncDisposable, IThreadPoolWork
     /// Reads and handles one frame; false when the connection is closing. <paramref name="waited"/> is the zero-byte
     /// read that waited for it: when that one ended the message, the frame is empty, and it is handled (answered) too.
     /// </summary>
-    private async Task<bool> ReceiveFrameAsync(WebSocket socket, byte[] buffer, ValueWebSocketReceiveResult waited,
-        Func<ClientConnection, ReadOnlyMemory<byte>, CancellationToken, Task> handleFrame, CancellationToken ct)
+    private async Task<bool> ReceiveFrameAsync(WebSocket socket, byte[] buffer, ValueWebSocketReceiveResult waited, FrameDispatcher frames, CancellationToken ct)
     {
         var length = 0;
         var result = waited;
@@ -316,7 +313,7 @@ public sealed partial class ClientConnection : IAsyncDisposable, IThreadPoolWork
             await DrainUntilClosedAsync(socket, buffer, ct);
             return false;
         }
-        await handleFrame(this, buffer.AsMemory(0, length), ct);
+        await frames.HandleAsync(this, buffer.AsMemory(0, length), ct);
         return true;
     }
 

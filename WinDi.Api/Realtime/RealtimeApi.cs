@@ -103,7 +103,7 @@ public static partial class RealtimeApi
             Log.Connected(logger, connection.Id, me.Id);
             // Not linked to http.RequestAborted: a client that goes away (or a connection Kestrel aborts) fails the
             // socket's read anyway, and a linked token source would be one more held by every idle connection.
-            await connection.RunAsync(socket, BatchingStream.Of(http), frames.HandleAsync, lifetime.ApplicationStopping);
+            await connection.RunAsync(socket, BatchingStream.Of(http), frames, lifetime.ApplicationStopping);
         }
         finally
         {
