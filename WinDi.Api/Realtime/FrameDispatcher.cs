@@ -24,80 +24,87 @@ public sealed partial class FrameDispatcher(IEnumerable<ICommand> commands, ILog
 
     public async Task HandleAsync(ClientConnection connection, ReadOnlyMemory<byte> frame, CancellationToken ct)
     {
-        JsonDocument document;
-        try
+        using var document = TryParse(frame);
+        var (context, payload, command, refusal) = Read(connection, document, frame);
+        if (command is { Pipelined: true })
         {
-            document = JsonDocument.Parse(frame);
-        }
-        catch (JsonException)
-        {
+            await connection.WaitForRoomForSendAsync();
+            var held = context with { Held = new HeldReplies() };
+            var handling = RunAsync(command, held, payload, ct); // reads the payload before it waits
+            if (!handling.IsCompleted)
+            {
+                // With the writer, which answers in the order it stores: the connection reads on.
+                connection.AddSendInFlight(AnswerInTurnAsync(handling, connection.LastSendInFlight, held));
+                return;
+            }
+            // Refused before the writer (validation, rate limit): answered in turn, before the next frame is read.
             await connection.WaitForSendsAsync();
-            new CommandContext(connection, null, null).Fail(Protocol.Codes.InvalidJson,
-                frame.IsEmpty ? "The frame is empty; a frame is one JSON object with a \"command\"." : "The frame is not valid JSON.");
+            await handling;
+            held.Held!.SendTo(connection);
             return;
         }
 
-        using (document)
+        await connection.WaitForSendsAsync();
+        if (refusal is { } refused)
         {
-            var root = document.RootElement;
-            if (root.ValueKind != JsonValueKind.Object)
-            {
-                await connection.WaitForSendsAsync();
-                new CommandContext(connection, null, null).Fail(Protocol.Codes.InvalidJson, "A frame must be one JSON object with a \"command\".");
-                return;
-            }
-            var payload = TryGetProperty(root, "payload", out var p) ? p : default;
-            var context = new CommandContext(connection, EchoedString(payload, "client_message_id"), EchoedInt64(payload, "id"));
-            string? unstorable = null, name = null;
-            ICommand? command = null;
-            try
-            {
-                // Every string of the frame, before any is used: text the database cannot store fails this frame alone.
-                unstorable = StorableText.FindUnstorable(root);
-                name = unstorable is null && TryGetProperty(root, "command", out var c) && c.ValueKind == JsonValueKind.String ? c.GetString() : null;
-                command = name is not null && byName.TryGetValue(name, out var named) ? named : null;
-            }
-            catch (Exception e)
-            {
-                // Whatever reads the frame, no frame can end the connection.
-                Log.CommandFailed(logger, e, null, connection.Id);
-                await connection.WaitForSendsAsync();
-                context.Fail(Protocol.Codes.Internal, "The server could not handle this frame; it is safe to retry.");
-                return;
-            }
-            if (command is { Pipelined: true })
-            {
-                await connection.WaitForRoomForSendAsync();
-                var held = context with { Held = new HeldReplies() };
-                var handling = RunAsync(command, held, payload, ct); // reads the payload before it waits
-                if (!handling.IsCompleted)
-                {
-                    // With the writer, which answers in the order it stores: the connection reads on.
-                    connection.AddSendInFlight(AnswerInTurnAsync(handling, connection.LastSendInFlight, held));
-                    return;
-                }
-                // Refused before the writer (validation, rate limit): answered in turn, before the next frame is read.
-                await connection.WaitForSendsAsync();
-                await handling;
-                held.Held!.SendTo(connection);
-                return;
-            }
+            context.Fail(refused.Code, refused.Detail);
+        }
+        else
+        {
+            await RunAsync(command!, context, payload, ct);
+        }
+    }
 
-            await connection.WaitForSendsAsync();
-            if (unstorable is not null)
+    private static JsonDocument? TryParse(ReadOnlyMemory<byte> frame)
+    {
+        try
+        {
+            return JsonDocument.Parse(frame);
+        }
+        catch (JsonException)
+        {
+            return null;
+        }
+    }
+
+    /// <summary>The frame's command and payload, or why it cannot be handled (an ERROR's code and detail).</summary>
+    private (CommandContext Context, JsonElement Payload, ICommand? Command, (string Code, string Detail)? Refusal) Read(
+        ClientConnection connection, JsonDocument? document, ReadOnlyMemory<byte> frame)
+    {
+        if (document is null)
+        {
+            return (new CommandContext(connection, null, null), default, null, (Protocol.Codes.InvalidJson,
+                frame.IsEmpty ? "The frame is empty; a frame is one JSON object with a \"command\"." : "The frame is not valid JSON."));
+        }
+        var root = document.RootElement;
+        if (root.ValueKind != JsonValueKind.Object)
+        {
+            return (new CommandContext(connection, null, null), default, null,
+                (Protocol.Codes.InvalidJson, "A frame must be one JSON object with a \"command\"."));
+        }
+        var payload = TryGetProperty(root, "payload", out var p) ? p : default;
+        var context = new CommandContext(connection, EchoedString(payload, "client_message_id"), EchoedInt64(payload, "id"));
+        try
+        {
+            // Every string of the frame, before any is used: text the database cannot store fails this frame alone.
+            if (StorableText.FindUnstorable(root) is { } path)
             {
-                context.Fail(Protocol.Codes.ValidationFailed, $"{unstorable} {StorableText.Rule}.");
+                return (context, payload, null, (Protocol.Codes.ValidationFailed, $"{path} {StorableText.Rule}."));
             }
-            else if (command is not null)
+            var name = TryGetProperty(root, "command", out var c) && c.ValueKind == JsonValueKind.String ? c.GetString() : null;
+            if (name is not null && byName.TryGetValue(name, out var command))
             {
-                await RunAsync(command, context, payload, ct);
+                return (context, payload, command, null);
             }
-            else
-            {
-                context.Fail(Protocol.Codes.UnknownCommand, name is null
-                    ? "The frame has no \"command\"."
-                    : $"Unknown command. Commands: {string.Join(", ", byName.Keys.Order(StringComparer.Ordinal))}.");
-            }
+            return (context, payload, null, (Protocol.Codes.UnknownCommand, name is null
+                ? "The frame has no \"command\"."
+                : $"Unknown command. Commands: {string.Join(", ", byName.Keys.Order(StringComparer.Ordinal))}."));
+        }
+        catch (Exception e)
+        {
+            // Whatever reads the frame, no frame can end the connection.
+            Log.CommandFailed(logger, e, null, connection.Id);
+            return (context, payload, null, (Protocol.Codes.Internal, "The server could not handle this frame; it is safe to retry."));
         }
     }
 
