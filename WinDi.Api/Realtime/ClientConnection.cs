@@ -190,10 +190,21 @@ public sealed partial class ClientConnection : IAsyncDisposable, IThreadPoolWork
                 accepting = false;
                 outbound.Clear();
             }
-            Volatile.Read(ref socket)?.Abort();
-            closing.Cancel();
+            Abort();
         }
     }
+
+    /// <summary>
+    /// Ends the connection at once: what waits on <see cref="closing"/> stops, and the socket is aborted, which fails its
+    /// pending read (the wait for the next frame is not cancellable: a registration on every idle connection would be).
+    /// </summary>
+    private void Abort()
+    {
+        closing.Cancel();
+        AbortSocket();
+    }
+
+    private void AbortSocket() => Volatile.Read(ref socket)?.Abort();
 
     /// <summary>Runs on the accepted socket until the client closes, the connection fails, or <paramref name="ct"/> fires (token expiry, shutdown).</summary>
     /// <param name="transport">The stream under <paramref name="webSocket"/> when it batches writes (see <see cref="BatchingStream"/>); null writes each frame alone.</param>
@@ -208,14 +219,16 @@ public sealed partial class ClientConnection : IAsyncDisposable, IThreadPoolWork
             return;
         }
         StartDrainIfQueued();
-        // Cancelling the read aborts the socket; so does an overflow or a failed send, through the same token.
-        using var stopping = ct.UnsafeRegister(static source => ((CancellationTokenSource)source!).Cancel(), closing);
+        // Shutdown ends the connection as an overflow or a failed send does (Abort).
+        using var stopping = ct.UnsafeRegister(static connection => ((ClientConnection)connection!).Abort(), this);
         try
         {
             // The receive loop, here rather than in a method of its own: an idle connection holds one async state
             // less. Each frame is waited for with a zero-byte read, as SignalR does: an idle connection holds no buffer.
+            // That wait takes no token, so an idle connection holds no cancellation registration: what ends a connection
+            // aborts its socket (Abort, and Close's handshake timeout).
             while (webSocket.State == WebSocketState.Open
-                && await HandleNextAsync(webSocket, await webSocket.ReceiveAsync(Memory<byte>.Empty, closing.Token), frames, closing.Token))
+                && await HandleNextAsync(webSocket, await webSocket.ReceiveAsync(Memory<byte>.Empty, CancellationToken.None), frames, closing.Token))
             {
             }
         }
@@ -248,6 +261,7 @@ public sealed partial class ClientConnection : IAsyncDisposable, IThreadPoolWork
             {
                 StartDrain();
             }
+            closing.Token.UnsafeRegister(static connection => ((ClientConnection)connection!).AbortSocket(), this);
             closing.CancelAfter(CloseHandshakeTimeout);
         }
         else if (Volatile.Read(ref socket) is { State: not (WebSocketState.CloseSent or WebSocketState.Closed) } open)
@@ -364,14 +378,13 @@ public sealed partial class ClientConnection : IAsyncDisposable, IThreadPoolWork
         catch (Exception e) when (e is OperationCanceledException or WebSocketException or ObjectDisposedException or IOException)
         {
             // The connection is gone; end the receive loop too.
-            closing.Cancel();
+            Abort();
         }
         catch (Exception e)
         {
             // Nothing awaits a drain, so what would otherwise go unobserved is logged, and the connection ends.
             Log.SendFailed(logger, e, Id);
-            Volatile.Read(ref socket)?.Abort();
-            closing.Cancel();
+            Abort();
         }
         EndDrain(); // the close frame has gone, or sending failed: nothing more goes out
     }
