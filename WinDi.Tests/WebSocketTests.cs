@@ -140,6 +140,25 @@ public sealed class WebSocketTests(SharedApp shared) : IClassFixture<SharedApp>
     }
 
     [Fact]
+    public async Task ANewMessageSaysReadAsItsHistoryDoesWhenNobodyElseIsLeftToReadIt()
+    {
+        var ann = await app.RegisterAsync();
+        var bob = await app.RegisterAsync();
+        var alone = await ann.CreateGroupAsync("Alone", bob);
+        var withBob = await ann.CreateGroupAsync("With Bob", bob);
+        await bob.Http.DeleteAsync($"/chats/{alone}/exit");
+        await using var annWs = await ann.ConnectAsync();
+
+        await annWs.SendMessageAsync(alone, "to nobody", "alone-1");
+        await annWs.SendMessageAsync(withBob, "to bob", "with-bob-1");
+
+        Assert.True((await annWs.ExpectAsync("NEW_MESSAGE")).GetProperty("is_read").GetBoolean());
+        Assert.False((await annWs.ExpectAsync("NEW_MESSAGE")).GetProperty("is_read").GetBoolean());
+        Assert.True(Assert.Single((await ann.GetJsonAsync($"/history/{alone}")).EnumerateArray()).GetProperty("is_read").GetBoolean());
+        Assert.False(Assert.Single((await ann.GetJsonAsync($"/history/{withBob}")).EnumerateArray()).GetProperty("is_read").GetBoolean());
+    }
+
+    [Fact]
     public async Task SendingToAChatYouAreNotInOrThatDoesNotExistIsRefusedAndStoresNothing()
     {
         var ann = await app.RegisterAsync();

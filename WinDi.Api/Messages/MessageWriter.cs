@@ -178,26 +178,24 @@ public sealed partial class MessageWriter : IAsyncDisposable
             ON CONFLICT (sender_id, client_message_id) DO NOTHING
             RETURNING id, chat_id, sender_id, text, client_message_id, created_at, seq
         )
-        SELECT i.n, m.id, m.chat_id, m.sender_id, m.text, m.client_message_id, m.created_at, m.created,
-               CASE WHEN m.created THEN ARRAY(SELECT user_id FROM chat_members WHERE chat_id = m.chat_id) END,
-               m.id IS NOT NULL AND {ReadReceipts.IsReadSql("m")},
+        -- The messages stored now, matched to their sends by key in the API (a join here, planned for an array of unknown
+        -- length, was a nested loop over both: its cost grew with the square of the batch).
+        SELECT NULL::bigint, x.id, x.chat_id, x.sender_id, x.text, x.client_message_id, x.created_at, true,
+               ARRAY(SELECT user_id FROM chat_members WHERE chat_id = x.chat_id), NULL::boolean,
+               true, NULL::timestamptz, false, x.seq
+        FROM inserted x
+        UNION ALL
+        -- Every send as the database had it before this statement (its snapshot): a repeat finds its original as it is now
+        -- (edited, or deleted), committed before (the lock orders them); a send stored now finds nothing here.
+        SELECT i.n, d.id, d.chat_id, d.sender_id, d.text, d.client_message_id, d.created_at, false, NULL,
+               d.id IS NOT NULL AND {ReadReceipts.IsReadSql("d")},
                EXISTS (SELECT 1 FROM chats c WHERE c.id = i.chat_id),
-               m.edited_at, m.deleted, m.seq
+               d.edited_at, d.deleted_at IS NOT NULL, d.seq
         FROM input i
+        -- LIMIT keeps this a lookup by the key's index for each send (there is one row at most): without it the join was
+        -- planned as a whole, and a plan made while the table was nearly empty read all of it for every batch.
         LEFT JOIN LATERAL (
-            SELECT x.id, x.chat_id, x.sender_id, x.text, x.client_message_id, x.created_at, true AS created,
-                   NULL::timestamptz AS edited_at, false AS deleted, x.seq
-            FROM inserted x WHERE x.sender_id = i.sender_id AND x.client_message_id = i.client_message_id
-            UNION ALL
-            -- A repeat: the original as it is now (edited, or deleted), committed before this statement began (the lock
-            -- orders them).
-            SELECT d.id, d.chat_id, d.sender_id, d.text, d.client_message_id, d.created_at, false,
-                   d.edited_at, d.deleted_at IS NOT NULL, d.seq
-            FROM messages d
-            WHERE d.sender_id = i.sender_id AND d.client_message_id = i.client_message_id
-              AND NOT EXISTS (SELECT 1 FROM inserted x WHERE x.sender_id = i.sender_id AND x.client_message_id = i.client_message_id)
-        ) m ON true
-        ORDER BY i.n
+            SELECT * FROM messages d WHERE d.sender_id = i.sender_id AND d.client_message_id = i.client_message_id LIMIT 1) d ON true
         """;
 
     /// <summary>
@@ -276,8 +274,16 @@ public sealed partial class MessageWriter : IAsyncDisposable
                 await reader.NextResultAsync();
                 while (await reader.ReadAsync())
                 {
-                    var key = unique[(int)reader.GetInt64(0) - 1];
-                    results[(key.SenderId, key.ClientMessageId)] = ReadSend(reader);
+                    // A send stored now has two rows, the message stored and the nothing found before it: the message wins.
+                    if (reader.IsDBNull(0))
+                    {
+                        results[(reader.GetInt64(3), reader.GetString(5))] = ReadSend(reader);
+                    }
+                    else
+                    {
+                        var key = unique[(int)reader.GetInt64(0) - 1];
+                        results.TryAdd((key.SenderId, key.ClientMessageId), ReadSend(reader));
+                    }
                 }
             }
             if (changes.Count > 0)
@@ -352,11 +358,17 @@ public sealed partial class MessageWriter : IAsyncDisposable
         {
             return new SendResult(reader.GetBoolean(10) ? SendStatus.NotAMember : SendStatus.ChatNotFound);
         }
-        var status = reader.GetBoolean(7) ? SendStatus.Created : reader.GetBoolean(12) ? SendStatus.Deleted : SendStatus.Duplicate;
-        var message = new MessageDto(reader.GetInt64(1), reader.GetInt64(2), reader.GetInt64(3), reader.GetString(4), reader.GetString(5),
-            MessageDto.UnixSeconds(reader.GetDateTime(6)), reader.GetBoolean(9),
+        var created = reader.GetBoolean(7);
+        var status = created ? SendStatus.Created : reader.GetBoolean(12) ? SendStatus.Deleted : SendStatus.Duplicate;
+        var senderId = reader.GetInt64(3);
+        var recipients = created ? reader.GetFieldValue<long[]>(8) : null;
+        // A message stored now has the highest id yet, and every read marker is the id of a message stored before (ids
+        // become visible in order): every other member's marker is below it. So it is read when nobody else is in its chat.
+        var isRead = created ? recipients!.All(member => member == senderId) : reader.GetBoolean(9);
+        var message = new MessageDto(reader.GetInt64(1), reader.GetInt64(2), senderId, reader.GetString(4), reader.GetString(5),
+            MessageDto.UnixSeconds(reader.GetDateTime(6)), isRead,
             MessageDto.UnixSeconds(reader.IsDBNull(11) ? null : reader.GetDateTime(11)), reader.GetInt64(13));
-        return new SendResult(status, message, reader.IsDBNull(8) ? null : reader.GetFieldValue<long[]>(8));
+        return new SendResult(status, message, recipients);
     }
 
     /// <summary>A change's result, and the event that tells every member's connections of it (null when refused).</summary>
