@@ -82,12 +82,13 @@ public sealed class ProcessTracker : IAsyncDisposable
                 grew |= ours.Contains(stat.Parent) && ours.Add(pid);
             }
         }
+        // The command line is read again on every scan: an exec keeps the pid and start time but changes it (the local
+        // PostgreSQL starts as setpriv, which execs postgres), and a scan in between must not name the server setpriv.
         foreach (var pid in ours)
         {
-            var key = (pid, all[pid].Start);
-            if (!seen.ContainsKey(key) && ReadCommand(pid) is { } command)
+            if (ReadCommand(pid) is { } command)
             {
-                seen[key] = command;
+                seen[(pid, all[pid].Start)] = command;
             }
         }
         return all;
