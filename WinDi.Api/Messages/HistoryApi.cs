@@ -121,18 +121,7 @@ public static class HistoryApi
             }
             return (true, true, page);
         }
-        var (found, member) = await AccessAsync(dataSource, chatId, me, ct);
-        return (found, member, page);
-    }
-
-    private static async Task<(bool Found, bool Member)> AccessAsync(NpgsqlDataSource dataSource, long chatId, long me, CancellationToken ct)
-    {
-        await using var command = dataSource.CreateCommand(
-            "SELECT EXISTS (SELECT 1 FROM chats WHERE id = $1), EXISTS (SELECT 1 FROM chat_members WHERE chat_id = $1 AND user_id = $2)");
-        command.Parameters.Add(new NpgsqlParameter { Value = chatId, NpgsqlDbType = NpgsqlDbType.Bigint });
-        command.Parameters.Add(new NpgsqlParameter { Value = me, NpgsqlDbType = NpgsqlDbType.Bigint });
-        await using var reader = await command.ExecuteReaderAsync(ct);
-        await reader.ReadAsync(ct);
-        return (reader.GetBoolean(0), reader.GetBoolean(1));
+        var members = await ChatAccess.MembersAsync(dataSource, chatId, ct);
+        return (members is not null, members?.Contains(me) == true, page);
     }
 }

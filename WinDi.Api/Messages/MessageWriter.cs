@@ -364,7 +364,7 @@ public sealed partial class MessageWriter : IAsyncDisposable
         var recipients = created ? reader.GetFieldValue<long[]>(8) : null;
         // A message stored now has the highest id yet, and every read marker is the id of a message stored before (ids
         // become visible in order): every other member's marker is below it. So it is read when nobody else is in its chat.
-        var isRead = created ? recipients!.All(member => member == senderId) : reader.GetBoolean(9);
+        var isRead = created ? recipients.AsSpan().IndexOfAnyExcept(senderId) < 0 : reader.GetBoolean(9);
         var message = new MessageDto(reader.GetInt64(1), reader.GetInt64(2), senderId, reader.GetString(4), reader.GetString(5),
             MessageDto.UnixSeconds(reader.GetDateTime(6)), isRead,
             MessageDto.UnixSeconds(reader.IsDBNull(11) ? null : reader.GetDateTime(11)), reader.GetInt64(13));

@@ -85,9 +85,8 @@ public sealed class ConnectionRegistry
 
     /// <summary>
     /// Queues each event's frame on each connection of its recipients (an answer on its one connection), in order,
-    /// without waiting: a slow connection
-    /// never holds up the others. A connection's drain starts only once every event is queued, so the events of one
-    /// batch leave in one write to each connection.
+    /// without waiting: a slow connection never holds up the others. A connection's drain starts only once every event
+    /// is queued, so the events of one batch leave in one write to each connection.
     /// </summary>
     /// <returns>How many of this node's connections the frames were offered to (a connection counts once per event).</returns>
     public int Deliver(IReadOnlyList<RealtimeEvent> events)
